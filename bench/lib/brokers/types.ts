@@ -1,0 +1,26 @@
+/** What every broker launcher takes and gives back. */
+import type { TlsSet } from '../tls-material.ts';
+import type { BrokerName } from '../scenario.ts';
+
+export interface LaunchContext {
+  /** Scratch directory for this run (configs, data). */
+  workDir: string;
+  repoRoot: string;
+  /** Certificates for the TLS listener; null when TLS material could not be prepared. */
+  tls: TlsSet | null;
+}
+
+export interface RunningBroker {
+  name: BrokerName;
+  pid: number;
+  mqtt: { host: string; port: number };
+  mqtts: { host: string; port: number } | null;
+  /** Client certificate set that this broker's TLS listener accepts. */
+  tls: TlsSet | null;
+  stop(): Promise<void>;
+}
+
+export interface BrokerLauncher {
+  name: BrokerName;
+  start(ctx: LaunchContext): Promise<RunningBroker>;
+}

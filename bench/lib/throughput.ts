@@ -1,0 +1,111 @@
+/**
+ * Shared driver for the fan-in and fan-out scenarios: subscriber workers first, then publisher
+ * workers; publishers flood for warm-up + window; the rate is what the subscribers received
+ * inside the window. Broker and generator CPU are read over the same window.
+ */
+import type { QoS } from 'mqtt-packet';
+import type { Endpoint } from './client.ts';
+import type { PublisherConfig } from './publisher-worker.ts';
+import type { Sample, SubscriberConfig } from './subscriber-worker.ts';
+import { WorkerHost } from './worker-host.ts';
+import { nowMs, sleep } from './clock.ts';
+import { cpuSeconds, selfCpuSeconds } from './proc.ts';
+import { countAt, round } from './stats.ts';
+import type { ScenarioResult } from './scenario.ts';
+
+export interface ThroughputSpec {
+  qos: QoS;
+  publishers: Array<{ clientId: string; topic: string }>;
+  subscribers: Array<{ clientId: string; filter: string }>;
+  pubWorkers: number;
+  subWorkers: number;
+  /** How many subscribers each published message matches. */
+  fanout: number;
+  payloadSize: number;
+  batch: number;
+  window: number;
+  warmupMs: number;
+  windowMs: number;
+  /** Safety bound on messages per publisher connection. */
+  maxMessagesPerPublisher: number;
+  /** How long subscribers may keep draining after the publishers stop (default 8 s). */
+  drainMaxMs?: number;
+}
+
+const PUB_WORKER = new URL('./publisher-worker.ts', import.meta.url);
+const SUB_WORKER = new URL('./subscriber-worker.ts', import.meta.url);
+
+function split<T>(items: T[], parts: number): T[][] {
+  const out: T[][] = Array.from({ length: parts }, () => []);
+  items.forEach((x, i) => out[i % parts]!.push(x));
+  return out.filter((p) => p.length > 0);
+}
+
+export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec: ThroughputSpec): Promise<ScenarioResult> {
+  const runMs = spec.warmupMs + spec.windowMs;
+  const hardMs = runMs + 30_000;
+  const hosts: WorkerHost[] = [];
+  try {
+    const subs = split(spec.subscribers, spec.subWorkers).map((clients) => {
+      const cfg: SubscriberConfig = { endpoint, clients, qos: spec.qos, sampleMs: 100, maxMs: hardMs };
+      return new WorkerHost(SUB_WORKER, cfg);
+    });
+    hosts.push(...subs);
+    await Promise.all(subs.map((s) => s.waitFor('ready', 30_000)));
+    const pubs = split(spec.publishers, spec.pubWorkers).map((clients) => {
+      const cfg: PublisherConfig = {
+        endpoint, clients, qos: spec.qos, payloadSize: spec.payloadSize, batch: spec.batch,
+        window: spec.window, maxMessages: spec.maxMessagesPerPublisher, maxMs: runMs + 5_000,
+      };
+      return new WorkerHost(PUB_WORKER, cfg);
+    });
+    hosts.push(...pubs);
+    await Promise.all(pubs.map((p) => p.waitFor('ready', 30_000)));
+
+    const tStart = nowMs();
+    for (const p of pubs) p.send({ type: 'start' });
+    await sleep(spec.warmupMs);
+    const t0 = nowMs();
+    const broker0 = cpuSeconds(brokerPid);
+    const self0 = selfCpuSeconds();
+    await sleep(spec.windowMs);
+    const t1 = nowMs();
+    const brokerCpu = (cpuSeconds(brokerPid) - broker0) / ((t1 - t0) / 1000);
+    const genCpu = (selfCpuSeconds() - self0) / ((t1 - t0) / 1000);
+    for (const p of pubs) p.send({ type: 'stop' });
+    const tStop = nowMs();
+    const pubDone = await Promise.all(pubs.map((p) => p.waitFor('done', 15_000)));
+    for (const s of subs) s.send({ type: 'finish', quietMs: 400, maxWaitMs: spec.drainMaxMs ?? 8_000 });
+    const subDone = await Promise.all(subs.map((s) => s.waitFor('done', 20_000)));
+
+    let inWindow = 0;
+    let delivered = 0;
+    let minPerSubscriber = Number.POSITIVE_INFINITY;
+    let subDisconnects = 0;
+    for (const d of subDone) {
+      const samples = d.samples as Sample[];
+      inWindow += countAt(samples, t1) - countAt(samples, t0);
+      delivered += d.total as number;
+      subDisconnects += d.disconnected as number;
+      for (const c of d.counts as number[]) minPerSubscriber = Math.min(minPerSubscriber, c);
+    }
+    const published = pubDone.reduce((a, d) => a + (d.sent as number[]).reduce((x, y) => x + y, 0), 0);
+    const pubDisconnects = pubDone.reduce((a, d) => a + (d.disconnected as number), 0);
+    const expected = published * spec.fanout;
+    const rate = inWindow / ((t1 - t0) / 1000);
+    return {
+      metrics: { rate: round(rate) },
+      details: {
+        published, expected, delivered,
+        offeredRate: round(published / ((tStop - tStart) / 1000)),
+        lossPct: round(expected > 0 ? (100 * (expected - delivered)) / expected : 0, 2),
+        minPerSubscriber: Number.isFinite(minPerSubscriber) ? minPerSubscriber : 0,
+        brokerCpuCores: round(brokerCpu, 2),
+        generatorCpuCores: round(genCpu, 2),
+        disconnects: subDisconnects + pubDisconnects,
+      },
+    };
+  } finally {
+    await Promise.all(hosts.map((h) => h.terminate()));
+  }
+}

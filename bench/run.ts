@@ -1,0 +1,201 @@
+/**
+ * Benchmark runner: Palisade vs Mosquitto vs Aedes, same run, same load generator.
+ *
+ *   node bench/run.ts [--quick] [--only fanin,latency,...] [--brokers palisade,mosquitto]
+ *                     [--tls openssl|palisade] [--no-calibrate] [--keep]
+ *
+ * Writes bench/results/latest.json (and a dated copy), prints the summary table, and on a full
+ * run regenerates bench/BENCHMARKS.md. Every broker is a fresh child process per scenario/trial.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { aedes } from './lib/brokers/aedes.ts';
+import { killAll } from './lib/brokers/process.ts';
+import { mosquitto, MOSQUITTO_BIN } from './lib/brokers/mosquitto.ts';
+import { palisade, palisadeCli, palisadePaths, writePalisadeConfig } from './lib/brokers/palisade.ts';
+import type { BrokerLauncher, LaunchContext, RunningBroker } from './lib/brokers/types.ts';
+import { summaryTable } from './lib/render.ts';
+import { BROKERS, type BrokerOutcome, type RunResults, type ScenarioRecord } from './lib/results.ts';
+import type { BrokerName, RunOptions, Scenario, ScenarioResult, Target } from './lib/scenario.ts';
+import { median } from './lib/stats.ts';
+import { describeKey, opensslTlsSet, palisadeTlsSet, TLS_CLIENT_IDS, type TlsSet } from './lib/tls-material.ts';
+import { calibrate } from './scenarios/generator.ts';
+import { faninQos0, faninQos1 } from './scenarios/fanin.ts';
+import { fanoutQos0, fanoutQos1 } from './scenarios/fanout.ts';
+import { latencyQos0, latencyQos1 } from './scenarios/latency.ts';
+import { memory } from './scenarios/memory.ts';
+import { tlsConnect } from './scenarios/tls.ts';
+import { writeReport } from './report.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+const ALL: Scenario[] = [faninQos0, faninQos1, fanoutQos0, fanoutQos1, latencyQos0, latencyQos1, memory, tlsConnect];
+const LAUNCHERS: Record<BrokerName, BrokerLauncher> = { palisade, mosquitto, aedes };
+const SCENARIO_TIMEOUT_MS = 180_000;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    brokers: { type: 'string' },
+    tls: { type: 'string' },
+    'no-calibrate': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const only = args.only?.split(',').map((s) => s.trim()).filter((s) => s !== '') ?? [];
+const selected = only.length === 0 ? ALL : ALL.filter((s) => only.some((o) => s.id === o || s.id.startsWith(o)));
+const runCalibration = !args['no-calibrate'] && (only.length === 0 || only.includes('generator'));
+const brokers = (args.brokers?.split(',').map((s) => s.trim()) ?? BROKERS) as BrokerName[];
+for (const b of brokers) if (!(b in LAUNCHERS)) throw new Error(`unknown broker ${b}`);
+const opts: RunOptions = { quick: args.quick };
+
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-'));
+const cleanup = (): void => {
+  killAll();
+  if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+};
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+process.on('exit', cleanup);
+
+function log(msg: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms); });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function version(cmd: () => string): string {
+  try { return cmd().trim(); } catch { return 'unknown'; }
+}
+
+/** TLS material: Palisade's own devices when it can make them, openssl otherwise (or on request). */
+async function prepareTls(ctx: LaunchContext): Promise<{ palisade: TlsSet | null; shared: TlsSet; note: string }> {
+  const fallback = opensslTlsSet(path.join(workDir, 'openssl-pki'));
+  const wantTls = selected.includes(tlsConnect);
+  if (!wantTls || !brokers.includes('palisade') || !existsSync(palisadePaths(ctx).cli)) {
+    return { palisade: null, shared: fallback, note: brokers.includes('palisade') && wantTls ? 'Palisade CLI not present' : '' };
+  }
+  const p = palisadePaths(ctx);
+  try {
+    writePalisadeConfig(ctx);
+    for (const id of TLS_CLIENT_IDS) {
+      await palisadeCli(ctx, ['device', 'add', id, '--segment', 'bench', '--out', path.join(p.credsDir, id), '--config', p.config, '--data-dir', p.dataDir]);
+    }
+    let set = palisadeTlsSet(p.dataDir, p.credsDir);
+    if (set === null) {
+      // The server certificate may only be issued on first start.
+      const rb = await palisade.start({ ...ctx, tls: null });
+      await rb.stop();
+      set = palisadeTlsSet(p.dataDir, p.credsDir);
+    }
+    if (set === null) return { palisade: null, shared: fallback, note: 'Palisade PKI files missing after device add and start' };
+    return { palisade: set, shared: args.tls === 'openssl' ? fallback : set, note: '' };
+  } catch (e) {
+    return { palisade: null, shared: fallback, note: `palisade device add failed: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+function toTarget(rb: RunningBroker): Target {
+  const mqtts = rb.mqtts !== null && rb.tls !== null
+    ? { ...rb.mqtts, caFile: rb.tls.caFile, clients: rb.tls.clients, source: rb.tls.source, keyType: describeKey(rb.tls.serverCertFile) }
+    : null;
+  return { name: rb.name, pid: rb.pid, mqtt: rb.mqtt, mqtts };
+}
+
+async function runOne(scenario: Scenario, broker: BrokerName, ctx: LaunchContext): Promise<ScenarioResult> {
+  const rb = await LAUNCHERS[broker].start(ctx);
+  try {
+    return await withTimeout(scenario.run(toTarget(rb), opts), SCENARIO_TIMEOUT_MS, `${scenario.id} on ${broker}`);
+  } finally {
+    await rb.stop();
+  }
+}
+
+function summarise(scenario: Scenario, results: ScenarioResult[]): BrokerOutcome {
+  const key = scenario.metrics[0]!.key;
+  const mid = median(results.map((r) => r.metrics[key]!));
+  const pick = results.reduce((a, r) => (Math.abs(r.metrics[key]! - mid) < Math.abs(a.metrics[key]! - mid) ? r : a));
+  const metrics = Object.fromEntries(scenario.metrics.map((m) => [m.key, median(results.map((r) => r.metrics[m.key]!))]));
+  return { ok: true, metrics, details: pick.details, trials: results.map((r) => r.metrics) };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const base: LaunchContext = { workDir, repoRoot: REPO_ROOT, tls: null };
+  const tls = await prepareTls(base);
+  const ctxFor = (b: BrokerName): LaunchContext => ({ ...base, tls: b === 'palisade' ? tls.palisade : tls.shared });
+  log(`work dir ${workDir}; TLS material: ${tls.shared.source}${tls.note !== '' ? ` (${tls.note})` : ''}`);
+
+  const generator = runCalibration ? await calibrate(REPO_ROOT, opts.quick) : null;
+  if (generator !== null) for (const g of generator) log(`generator ${g.id}: ${Math.round(g.rate).toLocaleString('en-US')} msg/s (gen ${g.generatorCpuCores} cores)`);
+
+  const records: ScenarioRecord[] = [];
+  for (const scenario of selected) {
+    const trials = scenario.trials(opts);
+    const ok = new Map<BrokerName, ScenarioResult[]>();
+    const failed = new Map<BrokerName, string>();
+    for (let t = 0; t < trials; t++) {
+      // Rotate the order so no broker always runs first (or last) on a noisy machine.
+      const order = brokers.map((_, i) => brokers[(i + t) % brokers.length]!);
+      for (const b of order) {
+        if (failed.has(b)) continue;
+        try {
+          const r = await runOne(scenario, b, ctxFor(b));
+          ok.set(b, [...(ok.get(b) ?? []), r]);
+          log(`${scenario.id} ${b} trial ${t + 1}/${trials}: ${JSON.stringify(r.metrics)} ${JSON.stringify(r.details)}`);
+        } catch (e) {
+          const msg = (e as Error).message;
+          failed.set(b, msg);
+          log(`${scenario.id} ${b}: n/a: ${msg.slice(0, 400)}`);
+        }
+      }
+    }
+    const outcome: ScenarioRecord['brokers'] = {};
+    for (const b of brokers) {
+      const rs = ok.get(b);
+      outcome[b] = rs !== undefined && !failed.has(b) ? summarise(scenario, rs) : { ok: false, error: failed.get(b) ?? 'not run' };
+    }
+    records.push({ id: scenario.id, title: scenario.title, method: scenario.method, metrics: scenario.metrics, brokers: outcome });
+  }
+
+  const cpus = os.cpus();
+  const results: RunResults = {
+    date: new Date().toISOString(),
+    command: `node bench/run.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    quick: opts.quick,
+    partial: only.length > 0 || brokers.length < BROKERS.length,
+    durationSec: (Date.now() - started) / 1000,
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', kernel: os.release(), memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    versions: {
+      node: process.version,
+      mosquitto: version(() => /mosquitto version (\S+)/.exec(execFileSync(MOSQUITTO_BIN, ['-h'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString())?.[1] ?? '?'),
+      aedes: version(() => (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules/aedes/package.json'), 'utf8')) as { version: string }).version),
+      'mqtt-packet': version(() => (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules/mqtt-packet/package.json'), 'utf8')) as { version: string }).version),
+      palisade: version(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })),
+    },
+    tls: { source: tls.shared.source, keyType: describeKey(tls.shared.serverCertFile), note: tls.note },
+    generator,
+    scenarios: records,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const json = JSON.stringify(results, null, 2);
+  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
+  writeFileSync(path.join(RESULTS_DIR, `run-${results.date.replace(/[:.]/g, '-')}.json`), json);
+  console.log(`\n${summaryTable(results)}\n`);
+  if (!results.partial && !results.quick) {
+    writeReport(results);
+    log('wrote bench/BENCHMARKS.md');
+  }
+  log(`done in ${Math.round(results.durationSec)} s; results in bench/results/latest.json`);
+}
+
+await main();

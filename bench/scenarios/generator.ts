@@ -1,0 +1,69 @@
+/**
+ * Generator calibration: the same publisher and subscriber workers against bench/peers/null-broker.ts,
+ * which routes nothing. The figures are what the generator can push and absorb on this machine
+ * while sharing it with a (trivial) peer, i.e. lower bounds on its ceiling.
+ */
+import path from 'node:path';
+import type { QoS } from 'mqtt-packet';
+import { freePort, spawnBroker } from '../lib/brokers/process.ts';
+import { runThroughput, type ThroughputSpec } from '../lib/throughput.ts';
+
+export interface CalibrationRow {
+  id: string;
+  label: string;
+  rate: number;
+  generatorCpuCores: number;
+  peerCpuCores: number;
+}
+
+interface Case {
+  id: string;
+  label: string;
+  mode: 'sink' | 'blast';
+  qos: QoS;
+  publishers: number;
+  subscribers: number;
+}
+
+const CASES: Case[] = [
+  { id: 'pub-qos0', label: '10 publishers, QoS 0 → sink (msg/s sent)', mode: 'sink', qos: 0, publishers: 10, subscribers: 0 },
+  { id: 'pub-qos1', label: '10 publishers, QoS 1, window 64 → acking sink (msg/s sent)', mode: 'sink', qos: 1, publishers: 10, subscribers: 0 },
+  { id: 'sub-1', label: '1 subscriber ← blaster (msg/s received)', mode: 'blast', qos: 0, publishers: 0, subscribers: 1 },
+  { id: 'sub-100', label: '100 subscribers in 2 workers ← blaster (msg/s received)', mode: 'blast', qos: 0, publishers: 0, subscribers: 100 },
+];
+
+export async function calibrate(repoRoot: string, quick: boolean): Promise<CalibrationRow[]> {
+  const rows: CalibrationRow[] = [];
+  for (const c of CASES) {
+    const port = await freePort();
+    const peer = spawnBroker(process.execPath, [path.join(repoRoot, 'bench/peers/null-broker.ts'), String(port), c.mode], { cwd: repoRoot });
+    try {
+      await peer.waitForOutput('READY', 10_000);
+      const spec: ThroughputSpec = {
+        qos: c.qos,
+        publishers: Array.from({ length: c.publishers }, (_, i) => ({ clientId: `cal-pub-${i}`, topic: `bench/${i}/t` })),
+        subscribers: Array.from({ length: c.subscribers }, (_, i) => ({ clientId: `cal-sub-${i}`, filter: 'bench/fan/t' })),
+        pubWorkers: 1,
+        subWorkers: c.subscribers > 1 ? 2 : 1,
+        fanout: 0,
+        payloadSize: 32,
+        batch: 100,
+        window: 64,
+        warmupMs: 1000,
+        windowMs: quick ? 1500 : 3000,
+        maxMessagesPerPublisher: 100_000_000,
+        drainMaxMs: 0,
+      };
+      const r = await runThroughput({ host: '127.0.0.1', port }, peer.pid, spec);
+      rows.push({
+        id: c.id, label: c.label,
+        rate: c.publishers > 0 ? (r.details.offeredRate as number) : r.metrics.rate!,
+        generatorCpuCores: r.details.generatorCpuCores as number,
+        peerCpuCores: r.details.brokerCpuCores as number,
+      });
+    } finally {
+      await peer.stop();
+    }
+  }
+  return rows;
+}

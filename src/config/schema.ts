@@ -1,0 +1,93 @@
+/**
+ * The one configuration schema (DESIGN.md §3, convention 7). Every default lives here and only
+ * here; objects are strict so an unknown key stops the start with a line that names it.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+
+const anonymous = z.strictObject({
+  /** Segment given to clients that connect without credentials on this listener. */
+  segment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./palisade-data'),
+  /** Host names and addresses written into the server certificate. */
+  hostnames: z.array(z.string().min(1)).default([]),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+  listeners: z.strictObject({
+    mqtt: z.strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('127.0.0.1'),
+      port: port.default(1883),
+      /** Plain TCP off loopback must be asked for explicitly. */
+      allowPlaintext: z.boolean().default(false),
+      /** Lets credential-less clients in as a segment; for local tools only, never the default. */
+      anonymous: anonymous.nullable().default(null),
+    }).prefault({}),
+    mqtts: z.strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('0.0.0.0'),
+      port: port.default(8883),
+      requireClientCert: z.boolean().default(true),
+      /** How the MQTT client id must relate to the certificate's device id. */
+      clientIdMatch: z.enum(['exact', 'prefix', 'any']).default('exact'),
+    }).prefault({}),
+    https: z.strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('0.0.0.0'),
+      port: port.default(8443),
+      websocketPath: z.string().startsWith('/').default('/mqtt'),
+      requireClientCert: z.boolean().default(false),
+    }).prefault({}),
+  }).prefault({}),
+  mqtt: z.strictObject({
+    maxPacketSize: z.number().int().min(64).max(268_435_455).default(1_048_576),
+    maxTopicLength: z.number().int().min(1).max(65_535).default(1024),
+    maxTopicLevels: z.number().int().min(1).max(1024).default(32),
+    /** Receive Maximum we announce: QoS 1/2 publishes a client may have unacknowledged to us. */
+    receiveMaximum: z.number().int().min(1).max(65_535).default(64),
+    /** Cap on QoS 1/2 messages we keep in flight to one client. */
+    maxInflight: z.number().int().min(1).max(65_535).default(64),
+    /** Offline/overflow queue per session; QoS 0 is dropped first when it fills. */
+    maxQueuedMessages: z.number().int().min(1).default(1000),
+    topicAliasMaximum: z.number().int().min(0).max(65_535).default(64),
+    /** Upper bound on the session expiry a client may ask for, seconds. */
+    maxSessionExpiry: z.number().int().min(0).max(0xffff_ffff).default(7 * 24 * 3600),
+    /** When set, overrides the client's keep alive (v5 Server Keep Alive). */
+    serverKeepAlive: z.number().int().min(0).max(65_535).nullable().default(null),
+    /** Clients asking for keep alive 0 or more than this get this value (v5 only). */
+    maxKeepAlive: z.number().int().min(1).max(65_535).default(3600),
+    preAuthTimeoutMs: z.number().int().min(100).default(10_000),
+    /** A subscriber whose socket stays unwritable this long is disconnected. */
+    drainTimeoutMs: z.number().int().min(100).default(10_000),
+    /** Bytes buffered in the socket before we consider a client slow. */
+    maxWriteBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+    retainAvailable: z.boolean().default(true),
+    sysIntervalSeconds: z.number().int().min(0).default(10),
+  }).prefault({}),
+  shield: z.strictObject({
+    /** Concurrent connections over all listeners. */
+    maxConnections: z.number().int().min(1).default(100_000),
+    /** Concurrent connections from one source address. */
+    maxConnectionsPerAddress: z.number().int().min(1).default(1000),
+  }).prefault({}),
+  policy: z.strictObject({
+    /**
+     * Extra grants per segment, added to the built-in rule (publish and subscribe under
+     * `<segment>/<device-id>/#`, subscribe to `<segment>/broadcast/#`). Variables:
+     * `${device.id}`, `${device.segment}`. Replaced by the full policy language later.
+     */
+    segments: z.record(z.string(), z.strictObject({
+      publish: z.array(z.string()).default([]),
+      subscribe: z.array(z.string()).default([]),
+    })).default({}),
+  }).prefault({}),
+});
+
+export type PalisadeConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

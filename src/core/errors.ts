@@ -1,0 +1,44 @@
+/**
+ * One error hierarchy for the whole gateway (DESIGN.md §1, convention 2). Core throws
+ * PalisadeError with a stable `code`; protocol edges map codes to MQTT reason codes, HTTP
+ * statuses, CoAP codes or DNS RCODEs. The message is for operators' logs and never reaches a
+ * device; tests assert on `code`.
+ */
+export const ErrorCodes = {
+  CONFIG_INVALID: 'PAL_ERR_CONFIG_INVALID',
+  STORE_FAILURE: 'PAL_ERR_STORE_FAILURE',
+  NOT_FOUND: 'PAL_ERR_NOT_FOUND',
+  ALREADY_EXISTS: 'PAL_ERR_ALREADY_EXISTS',
+  INVALID_ARGUMENT: 'PAL_ERR_INVALID_ARGUMENT',
+  AUTH_FAILED: 'PAL_ERR_AUTH_FAILED',
+  AUTH_NO_CREDENTIALS: 'PAL_ERR_AUTH_NO_CREDENTIALS',
+  AUTH_CLIENT_ID_MISMATCH: 'PAL_ERR_AUTH_CLIENT_ID_MISMATCH',
+  AUTH_DEVICE_DISABLED: 'PAL_ERR_AUTH_DEVICE_DISABLED',
+  CERT_REVOKED: 'PAL_ERR_CERT_REVOKED',
+  POLICY_DENIED: 'PAL_ERR_POLICY_DENIED',
+  ADMISSION_REFUSED: 'PAL_ERR_ADMISSION_REFUSED',
+  TOPIC_INVALID: 'PAL_ERR_TOPIC_INVALID',
+  FILTER_INVALID: 'PAL_ERR_FILTER_INVALID',
+  QUOTA_EXCEEDED: 'PAL_ERR_QUOTA_EXCEEDED',
+  PROTOCOL_ERROR: 'PAL_ERR_PROTOCOL_ERROR',
+  PACKET_TOO_LARGE: 'PAL_ERR_PACKET_TOO_LARGE',
+  PKI_FAILURE: 'PAL_ERR_PKI_FAILURE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class PalisadeError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PalisadeError';
+    this.code = code;
+    this.detail = options?.detail;
+  }
+}
+
+export function isPalisadeError(err: unknown, code?: ErrorCode): err is PalisadeError {
+  return err instanceof PalisadeError && (code === undefined || err.code === code);
+}

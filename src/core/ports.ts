@@ -1,0 +1,202 @@
+/**
+ * The ports core needs from the outside world (DESIGN.md §2). Stores implement `Store`; every
+ * implementation must pass test/contract/store-contract.ts. Methods are async so a networked
+ * store (PostgreSQL) can implement the same interface as the embedded SQLite one.
+ *
+ * Binary payloads are Buffers; times are epoch milliseconds; `null` means "absent" in records.
+ */
+
+export type DeviceStatus = 'active' | 'disabled';
+
+export interface Device {
+  id: string;
+  segment: string;
+  status: DeviceStatus;
+  /** Free-form attributes used by policy variables (`${device.attr.NAME}`). */
+  attrs: Record<string, string>;
+  /** Argon2id/scrypt hash of the device password, for devices that cannot hold a certificate. */
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export interface Segment {
+  name: string;
+  description: string;
+  createdAt: number;
+}
+
+export type CertificateKind = 'root-ca' | 'issuing-ca' | 'server' | 'device';
+
+export interface CertificateRecord {
+  /** Lower-case hex serial number, no separators. */
+  serial: string;
+  kind: CertificateKind;
+  deviceId: string | null;
+  subject: string;
+  notBefore: number;
+  notAfter: number;
+  /** SHA-256 fingerprint of the DER, lower-case hex. */
+  fingerprint: string;
+  pem: string;
+  revokedAt: number | null;
+  revocationReason: string | null;
+}
+
+export interface SubscriptionOptions {
+  qos: 0 | 1 | 2;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionId: number | null;
+}
+
+export interface SubscriptionRecord extends SubscriptionOptions {
+  clientId: string;
+  /** The filter as the client sent it, including any `$share/<group>/` prefix. */
+  filter: string;
+}
+
+export interface SessionRecord {
+  clientId: string;
+  /** Device id (or operator/anonymous principal key) that owns the session. */
+  principalId: string;
+  protocolVersion: 3 | 4 | 5;
+  /** Seconds; 0xFFFFFFFF means never expires. */
+  expiryInterval: number;
+  /** When the client disconnected; null while connected. */
+  disconnectedAt: number | null;
+  createdAt: number;
+}
+
+/** MQTT 5 properties carried with an application message, kept as JSON-safe values. */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  /** base64 */
+  correlationData?: string;
+  userProperties?: Array<[string, string]>;
+}
+
+export interface RetainedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  properties: MessageProperties;
+  /** Absolute expiry (message expiry interval), or null. */
+  expiresAt: number | null;
+  storedAt: number;
+}
+
+export type OutboundState = 'queued' | 'sent' | 'pubrel';
+
+/** A message bound for one session: queued while offline, or in flight awaiting ack. */
+export interface StoredMessage {
+  clientId: string;
+  /** Per-session sequence assigned by core; orders delivery; (clientId, seq) is the key. */
+  seq: number;
+  packetId: number | null;
+  state: OutboundState;
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  properties: MessageProperties;
+  subscriptionIds: number[];
+  expiresAt: number | null;
+}
+
+export type MessageWrite =
+  | { kind: 'put'; message: StoredMessage }
+  | { kind: 'delete'; clientId: string; seq: number }
+  | { kind: 'qos2-in-add'; clientId: string; packetId: number }
+  | { kind: 'qos2-in-remove'; clientId: string; packetId: number };
+
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface SecurityEventInput {
+  ts: number;
+  type: string;
+  severity: Severity;
+  /** Device or operator id, when known. */
+  principal: string | null;
+  /** Remote address "ip:port", when the event came from the network. */
+  source: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface SecurityEvent extends SecurityEventInput {
+  id: number;
+  /** Hash of the previous event (hex), forming a tamper-evident chain. */
+  prevHash: string;
+  hash: string;
+}
+
+export interface DeviceRepo {
+  create(device: Device): Promise<void>;
+  get(id: string): Promise<Device | null>;
+  list(filter?: { segment?: string }): Promise<Device[]>;
+  update(id: string, patch: Partial<Omit<Device, 'id' | 'createdAt'>>): Promise<void>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface SegmentRepo {
+  upsert(segment: Segment): Promise<void>;
+  get(name: string): Promise<Segment | null>;
+  list(): Promise<Segment[]>;
+}
+
+export interface CertificateRepo {
+  add(cert: CertificateRecord): Promise<void>;
+  get(serial: string): Promise<CertificateRecord | null>;
+  listByDevice(deviceId: string): Promise<CertificateRecord[]>;
+  revoke(serial: string, at: number, reason: string): Promise<boolean>;
+  listRevoked(): Promise<CertificateRecord[]>;
+}
+
+export interface SessionRepo {
+  save(session: SessionRecord): Promise<void>;
+  get(clientId: string): Promise<SessionRecord | null>;
+  list(): Promise<SessionRecord[]>;
+  /** Deletes the session with its subscriptions, stored messages and QoS 2 state. */
+  delete(clientId: string): Promise<void>;
+  setSubscription(sub: SubscriptionRecord): Promise<void>;
+  removeSubscription(clientId: string, filter: string): Promise<void>;
+  listSubscriptions(clientId: string): Promise<SubscriptionRecord[]>;
+  listAllSubscriptions(): Promise<SubscriptionRecord[]>;
+}
+
+export interface RetainedRepo {
+  set(message: RetainedMessage): Promise<void>;
+  delete(topic: string): Promise<void>;
+  get(topic: string): Promise<RetainedMessage | null>;
+  list(): Promise<RetainedMessage[]>;
+}
+
+export interface MessageRepo {
+  /** Applies all writes in one transaction, in order. */
+  write(batch: readonly MessageWrite[]): Promise<void>;
+  listForSession(clientId: string): Promise<StoredMessage[]>;
+  listIncomingQos2(clientId: string): Promise<number[]>;
+  /** Highest seq stored for the session, or 0. */
+  maxSeq(clientId: string): Promise<number>;
+}
+
+export interface EventRepo {
+  append(event: Omit<SecurityEvent, 'id'>): Promise<SecurityEvent>;
+  list(filter?: { sinceId?: number; type?: string; limit?: number }): Promise<SecurityEvent[]>;
+  last(): Promise<SecurityEvent | null>;
+}
+
+export interface Store {
+  readonly devices: DeviceRepo;
+  readonly segments: SegmentRepo;
+  readonly certificates: CertificateRepo;
+  readonly sessions: SessionRepo;
+  readonly retained: RetainedRepo;
+  readonly messages: MessageRepo;
+  readonly events: EventRepo;
+  /** Current schema version after migrations. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}

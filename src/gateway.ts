@@ -1,0 +1,143 @@
+/**
+ * The composition root (DESIGN.md §2): the only module that wires store, core, shield and
+ * protocol adapters together. Everything else receives what it needs.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { PalisadeConfig } from './config/schema.ts';
+import { EventLog } from './core/events/event-log.ts';
+import { Authenticator } from './core/identity/authenticator.ts';
+import type { DevicePrincipal } from './core/identity/principal.ts';
+import { Broker } from './core/messaging/broker.ts';
+import { startSysTopics } from './core/messaging/sys-topics.ts';
+import { MinimalPolicyEngine } from './core/policy/minimal-policy.ts';
+import type { Store } from './core/ports.ts';
+import type { MqttLimits } from './protocols/mqtt/context.ts';
+import { startHttpsListener, startTcpListener, startTlsListener, type BoundListener } from './protocols/mqtt/listeners.ts';
+import { MqttServer } from './protocols/mqtt/server.ts';
+import { Admission } from './shield/admission.ts';
+import { ensurePki } from './store/pki-files.ts';
+import { ensureSetupSecret } from './store/setup-secret.ts';
+import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface Gateway {
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly broker: Broker;
+  readonly events: EventLog;
+  readonly mqtt: MqttServer;
+  readonly listeners: Record<string, { host: string; port: number }>;
+  /** The one-time admin setup secret, only on the first start. */
+  readonly setupSecret: string | null;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+export function defaultHostnames(): string[] {
+  return ['localhost', '127.0.0.1', '::1', hostname()];
+}
+
+export async function startGateway(config: PalisadeConfig, logger: Logger): Promise<Gateway> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore(join(dataDir, 'palisade.db'));
+  const events = new EventLog(store.events);
+  events.onEvent((e) => {
+    const level = e.severity === 'critical' ? 'error' : e.severity === 'warning' ? 'warn' : 'debug';
+    logger[level]({ event: e.type, principal: e.principal, source: e.source, ...e.detail }, e.type);
+  });
+
+  const hostnames = config.hostnames.length > 0 ? config.hostnames : defaultHostnames();
+  const pki = await ensurePki(dataDir, hostnames, store);
+  const setupSecret = await ensureSetupSecret(dataDir);
+
+  const limits: MqttLimits = { ...config.mqtt };
+  const broker = new Broker({
+    store,
+    maxQueuedMessages: config.mqtt.maxQueuedMessages,
+    maxInflight: config.mqtt.maxInflight,
+    maxTopicLength: config.mqtt.maxTopicLength,
+    maxTopicLevels: config.mqtt.maxTopicLevels,
+    onStoreError: (err) => events.record('store.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }),
+  });
+  await broker.load(async (principalId) => principalFor(store, principalId, config));
+
+  const authenticator = new Authenticator(store);
+  const policy = new MinimalPolicyEngine(config.policy.segments);
+  const admission = new Admission(config.shield);
+  const mqtt = new MqttServer({ broker, authenticator, policy, events, limits }, admission);
+  const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
+
+  const bound: BoundListener[] = [];
+  const l = config.listeners;
+  try {
+    if (l.mqtt.enabled) {
+      if (!isLoopback(l.mqtt.host) && !l.mqtt.allowPlaintext) {
+        throw new Error(`config: listeners.mqtt.host ${l.mqtt.host} is not loopback; plaintext MQTT off loopback needs listeners.mqtt.allowPlaintext: true`);
+      }
+      if (!isLoopback(l.mqtt.host)) logger.warn({ host: l.mqtt.host }, 'plaintext MQTT listener bound off loopback: credentials cross the network in clear');
+      bound.push(await startTcpListener(mqtt, { host: l.mqtt.host, port: l.mqtt.port, settings: { name: 'mqtt', anonymousSegment: l.mqtt.anonymous?.segment ?? null, clientIdMatch: 'exact' } }));
+    }
+    if (l.mqtts.enabled) {
+      bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
+    }
+    if (l.https.enabled) {
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
+    }
+  } catch (err) {
+    for (const b of bound) await b.close();
+    mqtt.shutdown();
+    await store.close();
+    throw err;
+  }
+
+  const listeners: Record<string, { host: string; port: number }> = {};
+  for (const b of bound) listeners[b.name] = { host: b.host, port: b.port };
+  writeFileSync(join(dataDir, 'ports.json'), `${JSON.stringify(listeners, null, 2)}\n`);
+
+  const stopSys = startSysTopics({ broker, version: VERSION, startedAt: Date.now(), connections: () => mqtt.connectionCount }, config.mqtt.sysIntervalSeconds);
+  events.record('gateway.started', 'info', { detail: { listeners, version: VERSION } });
+
+  let stopped = false;
+  return {
+    dataDir,
+    store,
+    broker,
+    events,
+    mqtt,
+    listeners,
+    setupSecret,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      stopSys();
+      mqtt.shutdown();
+      await Promise.all(bound.map((b) => b.close()));
+      await broker.close();
+      events.record('gateway.stopped', 'info');
+      await events.flush();
+      await store.close();
+    },
+  };
+}
+
+/** Rebuilds the principal of a stored session after a restart; null when the device is gone. */
+async function principalFor(store: Store, principalId: string, config: PalisadeConfig): Promise<DevicePrincipal | null> {
+  const device = await store.devices.get(principalId);
+  if (device) {
+    if (device.status !== 'active') return null;
+    return { kind: 'device', id: device.id, segment: device.segment, authMethod: device.passwordHash ? 'password' : 'certificate', attrs: device.attrs, certSerial: null, certCommonName: null };
+  }
+  const anon = config.listeners.mqtt.anonymous;
+  if (anon) return { kind: 'device', id: principalId, segment: anon.segment, authMethod: 'anonymous', attrs: {}, certSerial: null, certCommonName: null };
+  return null;
+}

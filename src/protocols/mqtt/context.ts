@@ -1,0 +1,67 @@
+/**
+ * What MQTT packet handlers may touch: a narrow view of the connection and of the gateway's
+ * core services (DESIGN.md §4.4), instead of a god object they reach through.
+ */
+import type { Packet } from 'mqtt-packet';
+import type { EventLog } from '../../core/events/event-log.ts';
+import type { Authenticator, PeerCertificateIdentity } from '../../core/identity/authenticator.ts';
+import type { DevicePrincipal } from '../../core/identity/principal.ts';
+import type { Broker } from '../../core/messaging/broker.ts';
+import type { Session } from '../../core/messaging/session.ts';
+import type { CompiledPolicy, PolicyEngine } from '../../core/policy/minimal-policy.ts';
+import type { Severity } from '../../core/ports.ts';
+
+export interface MqttLimits {
+  maxPacketSize: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  receiveMaximum: number;
+  maxInflight: number;
+  topicAliasMaximum: number;
+  maxSessionExpiry: number;
+  serverKeepAlive: number | null;
+  maxKeepAlive: number;
+  preAuthTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxWriteBufferBytes: number;
+  retainAvailable: boolean;
+}
+
+export interface MqttServices {
+  broker: Broker;
+  authenticator: Authenticator;
+  policy: PolicyEngine;
+  events: EventLog;
+  limits: MqttLimits;
+}
+
+export interface ListenerSettings {
+  name: string;
+  anonymousSegment: string | null;
+  clientIdMatch: 'exact' | 'prefix' | 'any';
+}
+
+/** The connection as handlers see it. */
+export interface HandlerContext {
+  readonly services: MqttServices;
+  readonly listener: ListenerSettings;
+  readonly remote: string;
+  readonly peerCertificate: PeerCertificateIdentity | null;
+  /** 3, 4 or 5 once CONNECT is read. */
+  version: 3 | 4 | 5;
+  session: Session | null;
+  principal: DevicePrincipal | null;
+  policy: CompiledPolicy | null;
+  clientId: string;
+  keepAliveSeconds: number;
+  clientReceiveMaximum: number;
+  clientMaxPacketSize: number;
+  clientTopicAliasMaximum: number;
+  readonly inboundAliases: Map<number, string>;
+  /** QoS 1/2 publishes from the client not yet acknowledged (for Receive Maximum). */
+  unackedInbound: number;
+  send(packet: Packet): void;
+  /** Sends a DISCONNECT with the reason (v5 only) and closes. */
+  fail(reasonCode: number, why: string, severity?: Severity): void;
+  record(type: string, severity: Severity, detail?: Record<string, unknown>): void;
+}

@@ -1,0 +1,95 @@
+/** PUBLISH from a client (§3.3): alias, validate, authorise, route, acknowledge. */
+import type { IPublishPacket } from 'mqtt-packet';
+import type { AppMessage } from '../../../core/messaging/message.ts';
+import { validateTopicName } from '../../../core/messaging/topics.ts';
+import { Actions } from '../../../core/policy/actions.ts';
+import type { MqttConnection } from '../connection.ts';
+import { fromWire } from '../properties.ts';
+import { RC } from '../reason-codes.ts';
+
+export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
+  const { services } = conn;
+  const limits = services.limits;
+  const session = conn.session;
+  if (!session) return;
+  const v5 = conn.version === 5;
+  const packetId = p.messageId;
+  if (p.qos > 0 && packetId === undefined) return conn.fail(RC.PROTOCOL_ERROR, 'missing packet id');
+
+  const topic = resolveAlias(conn, p);
+  if (topic === null) return;
+  try {
+    validateTopicName(topic, limits);
+  } catch {
+    return conn.fail(RC.TOPIC_NAME_INVALID, 'invalid topic name');
+  }
+
+  if (p.qos > 0) {
+    // [MQTT-3.3.4-9] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+    if (conn.unackedInbound >= limits.receiveMaximum && v5) return conn.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+  }
+  // [MQTT-4.3.3-10] a QoS 2 id still held: acknowledge again, never route twice.
+  if (p.qos === 2 && session.incomingQos2.has(packetId!)) {
+    conn.send({ cmd: 'pubrec', messageId: packetId! });
+    return;
+  }
+  if (p.retain && !limits.retainAvailable) return conn.fail(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
+
+  const decision = conn.policy!.authorize(Actions.mqttPublish, topic);
+  if (!decision.allowed) {
+    services.broker.stats.publishDenied++;
+    conn.record('mqtt.publish_denied', 'warning', { topic, rule: decision.rule });
+    // v5 says so in the ack; 3.1.1 has no way to, so the ack is normal and the message dropped.
+    if (p.qos === 1) conn.send(v5 ? { cmd: 'puback', messageId: packetId!, reasonCode: RC.NOT_AUTHORIZED } : { cmd: 'puback', messageId: packetId! });
+    else if (p.qos === 2) conn.send(v5 ? { cmd: 'pubrec', messageId: packetId!, reasonCode: RC.NOT_AUTHORIZED } : { cmd: 'pubrec', messageId: packetId! });
+    return;
+  }
+
+  const expiry = p.properties?.messageExpiryInterval;
+  const message: AppMessage = {
+    topic,
+    payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+    qos: p.qos,
+    retain: p.retain,
+    properties: v5 ? fromWire(p.properties) : {},
+    expiresAt: expiry === undefined ? null : Date.now() + expiry * 1000,
+    origin: conn.clientId,
+  };
+  services.broker.publish(message);
+
+  if (p.qos === 0) return;
+  if (p.qos === 2) services.broker.holdIncomingQos2(session, packetId!, true);
+  conn.unackedInbound++;
+  const ack = (): void => {
+    if (p.qos === 1) conn.unackedInbound--;
+    conn.send({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: packetId! });
+  };
+  // Acknowledge only once what was routed to persistent sessions is on disk.
+  void services.broker.persisted().then(ack);
+}
+
+function resolveAlias(conn: MqttConnection, p: IPublishPacket): string | null {
+  const alias = p.properties?.topicAlias;
+  if (alias === undefined) {
+    if (p.topic.length === 0) {
+      conn.fail(RC.PROTOCOL_ERROR, 'empty topic without alias');
+      return null;
+    }
+    return p.topic;
+  }
+  // [MQTT-3.3.2-9/10] an alias of 0 or above our Topic Alias Maximum.
+  if (alias === 0 || alias > conn.services.limits.topicAliasMaximum) {
+    conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+    return null;
+  }
+  if (p.topic.length > 0) {
+    conn.inboundAliases.set(alias, p.topic);
+    return p.topic;
+  }
+  const topic = conn.inboundAliases.get(alias);
+  if (topic === undefined) {
+    conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias');
+    return null;
+  }
+  return topic;
+}

@@ -1,0 +1,149 @@
+/**
+ * The MQTT listeners: plain TCP (loopback unless the operator opts in), TLS with client
+ * certificates, and WebSocket at a path on the HTTPS listener (subprotocol `mqtt`).
+ */
+import { once } from 'node:events';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { EventLog } from '../../core/events/event-log.ts';
+import { peerIdentity } from '../tls-identity.ts';
+import type { ListenerSettings } from './context.ts';
+import type { MqttServer } from './server.ts';
+
+export interface BoundListener {
+  name: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface TlsMaterial {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+async function listen(server: NetServer, host: string, port: number, name: string): Promise<BoundListener> {
+  server.listen({ host, port, exclusive: true });
+  await once(server, 'listening');
+  const addr = server.address() as AddressInfo;
+  return {
+    name,
+    host: addr.address,
+    port: addr.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function remoteOf(socket: Socket): { address: string; port: number } {
+  return { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+}
+
+export function startTcpListener(mqtt: MqttServer, opts: { host: string; port: number; settings: ListenerSettings }): Promise<BoundListener> {
+  const server = createNetServer({ noDelay: true }, (socket) => {
+    const r = remoteOf(socket);
+    mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: null, admitted: false });
+  });
+  return listen(server, opts.host, opts.port, opts.settings.name);
+}
+
+export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { host: string; port: number; settings: ListenerSettings; tls: TlsMaterial; requireClientCert: boolean; handshakeTimeoutMs: number }): Promise<BoundListener> {
+  const server = createTlsServer({
+    cert: opts.tls.certPem,
+    key: opts.tls.keyPem,
+    ca: opts.tls.caPem,
+    // Only TLS 1.2 and 1.3; a client certificate verified against Palisade's CA.
+    minVersion: 'TLSv1.2',
+    requestCert: true,
+    rejectUnauthorized: opts.requireClientCert,
+    handshakeTimeout: opts.handshakeTimeoutMs,
+  });
+  // Admission before the handshake, so refused peers cost no cryptography.
+  server.on('connection', (socket: Socket) => {
+    const r = remoteOf(socket);
+    mqtt.admit(socket, r.address, r.port, opts.settings.name);
+    socket.setNoDelay(true);
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const r = remoteOf(socket);
+    mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: peerIdentity(socket), admitted: true });
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
+  });
+  return listen(server, opts.host, opts.port, opts.settings.name);
+}
+
+export interface HttpsListenerOptions {
+  host: string;
+  port: number;
+  websocketPath: string;
+  settings: ListenerSettings;
+  tls: TlsMaterial;
+  maxPacketSize: number;
+  requireClientCert: boolean;
+  handshakeTimeoutMs: number;
+}
+
+export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opts: HttpsListenerOptions): Promise<BoundListener> {
+  const server: HttpsServer = createHttpsServer({
+    cert: opts.tls.certPem,
+    key: opts.tls.keyPem,
+    ca: opts.tls.caPem,
+    minVersion: 'TLSv1.2',
+    requestCert: true,
+    rejectUnauthorized: opts.requireClientCert,
+    handshakeTimeout: opts.handshakeTimeoutMs,
+  });
+  server.on('connection', (socket: Socket) => {
+    const r = remoteOf(socket);
+    mqtt.admit(socket, r.address, r.port, opts.settings.name);
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
+  });
+  // The HTTP API arrives with the device-API issue; until then only health answers.
+  server.on('request', (req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPacketSize + 5,
+    // MQTT over WebSocket uses the subprotocol "mqtt" (MQTT 5.0 §6).
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== opts.websocketPath) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const tlsSocket = req.socket as TLSSocket;
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => stream.destroy());
+      mqtt.handle(stream, {
+        remoteAddress: tlsSocket.remoteAddress ?? 'unknown',
+        remotePort: tlsSocket.remotePort ?? 0,
+        listener: opts.settings,
+        peerCertificate: peerIdentity(tlsSocket),
+        admitted: true,
+      });
+    });
+  });
+  const bound = await listen(server, opts.host, opts.port, opts.settings.name);
+  return {
+    ...bound,
+    close: async () => {
+      wss.close();
+      server.closeAllConnections();
+      await bound.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * MQTT reason codes (MQTT 5.0 §2.4) and the 3.1.1 CONNACK return codes (§3.2.2.3), and the one
+ * place where core error codes become wire codes (DESIGN.md §1).
+ */
+import { ErrorCodes, type ErrorCode } from '../../core/errors.ts';
+
+export const RC = {
+  SUCCESS: 0x00,
+  GRANTED_QOS_0: 0x00,
+  NO_SUBSCRIPTION_EXISTED: 0x11,
+  DISCONNECT_WITH_WILL: 0x04,
+  UNSPECIFIED_ERROR: 0x80,
+  MALFORMED_PACKET: 0x81,
+  PROTOCOL_ERROR: 0x82,
+  IMPLEMENTATION_SPECIFIC: 0x83,
+  UNSUPPORTED_PROTOCOL_VERSION: 0x84,
+  CLIENT_ID_NOT_VALID: 0x85,
+  BAD_USERNAME_OR_PASSWORD: 0x86,
+  NOT_AUTHORIZED: 0x87,
+  SERVER_UNAVAILABLE: 0x88,
+  SERVER_BUSY: 0x89,
+  BANNED: 0x8a,
+  SERVER_SHUTTING_DOWN: 0x8b,
+  BAD_AUTH_METHOD: 0x8c,
+  KEEP_ALIVE_TIMEOUT: 0x8d,
+  SESSION_TAKEN_OVER: 0x8e,
+  TOPIC_FILTER_INVALID: 0x8f,
+  TOPIC_NAME_INVALID: 0x90,
+  PACKET_ID_NOT_FOUND: 0x92,
+  RECEIVE_MAXIMUM_EXCEEDED: 0x93,
+  TOPIC_ALIAS_INVALID: 0x94,
+  PACKET_TOO_LARGE: 0x95,
+  QUOTA_EXCEEDED: 0x97,
+  ADMINISTRATIVE_ACTION: 0x98,
+  PAYLOAD_FORMAT_INVALID: 0x99,
+  RETAIN_NOT_SUPPORTED: 0x9a,
+  QOS_NOT_SUPPORTED: 0x9b,
+  SHARED_SUBS_NOT_SUPPORTED: 0x9e,
+  CONNECTION_RATE_EXCEEDED: 0x9f,
+  SUBSCRIPTION_IDS_NOT_SUPPORTED: 0xa1,
+} as const;
+
+/** MQTT 3.1.1 CONNACK return codes. */
+export const V3 = {
+  ACCEPTED: 0,
+  UNACCEPTABLE_PROTOCOL: 1,
+  IDENTIFIER_REJECTED: 2,
+  SERVER_UNAVAILABLE: 3,
+  BAD_USERNAME_OR_PASSWORD: 4,
+  NOT_AUTHORIZED: 5,
+} as const;
+
+/** The CONNACK code for a refused CONNECT, per protocol version. */
+export function connackCodeFor(code: ErrorCode, version: number): number {
+  const v5 = version === 5;
+  switch (code) {
+    case ErrorCodes.AUTH_FAILED:
+      return v5 ? RC.BAD_USERNAME_OR_PASSWORD : V3.BAD_USERNAME_OR_PASSWORD;
+    case ErrorCodes.AUTH_CLIENT_ID_MISMATCH:
+      return v5 ? RC.CLIENT_ID_NOT_VALID : V3.IDENTIFIER_REJECTED;
+    case ErrorCodes.AUTH_NO_CREDENTIALS:
+    case ErrorCodes.AUTH_DEVICE_DISABLED:
+    case ErrorCodes.CERT_REVOKED:
+    case ErrorCodes.POLICY_DENIED:
+      return v5 ? RC.NOT_AUTHORIZED : V3.NOT_AUTHORIZED;
+    case ErrorCodes.ADMISSION_REFUSED:
+      return v5 ? RC.SERVER_BUSY : V3.SERVER_UNAVAILABLE;
+    case ErrorCodes.TOPIC_INVALID:
+      return v5 ? RC.TOPIC_NAME_INVALID : V3.NOT_AUTHORIZED;
+    default:
+      return v5 ? RC.UNSPECIFIED_ERROR : V3.SERVER_UNAVAILABLE;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Accepts MQTT byte streams from any transport (TCP, TLS, WebSocket) and runs them through
+ * admission into an MqttConnection.
+ */
+import type { Duplex } from 'node:stream';
+import type { EventLog } from '../../core/events/event-log.ts';
+import type { PeerCertificateIdentity } from '../../core/identity/authenticator.ts';
+import type { Admission } from '../../shield/admission.ts';
+import { MqttConnection } from './connection.ts';
+import type { ListenerSettings, MqttServices } from './context.ts';
+import { RC } from './reason-codes.ts';
+import { ConnectionRegistry } from './registry.ts';
+
+export interface StreamInfo {
+  remoteAddress: string;
+  remotePort: number;
+  listener: ListenerSettings;
+  peerCertificate: PeerCertificateIdentity | null;
+  /** Already admitted by the transport (TLS and WebSocket admit at TCP accept). */
+  admitted: boolean;
+}
+
+export class MqttServer {
+  readonly registry = new ConnectionRegistry();
+  readonly #services: MqttServices;
+  readonly #admission: Admission;
+  readonly #events: EventLog;
+
+  constructor(services: MqttServices, admission: Admission) {
+    this.#services = services;
+    this.#admission = admission;
+    this.#events = services.events;
+  }
+
+  /** Admission at accept time; returns false (and the socket is destroyed) when refused. */
+  admit(socket: Duplex, remoteAddress: string, remotePort: number, listener: string): boolean {
+    const verdict = this.#admission.admit(remoteAddress);
+    if (!verdict.admitted) {
+      this.#events.record('shield.connection_refused', 'warning', { source: `${remoteAddress}:${remotePort}`, detail: { listener, reason: verdict.reason } });
+      socket.destroy();
+      return false;
+    }
+    socket.once('close', () => this.#admission.release(remoteAddress));
+    return true;
+  }
+
+  handle(stream: Duplex, info: StreamInfo): void {
+    if (!info.admitted && !this.admit(stream, info.remoteAddress, info.remotePort, info.listener.name)) return;
+    const conn = new MqttConnection(stream, {
+      services: this.#services,
+      listener: info.listener,
+      remote: `${info.remoteAddress}:${info.remotePort}`,
+      peerCertificate: info.peerCertificate,
+      hooks: { onClose: (c) => this.registry.remove(c) },
+    });
+    this.registry.add(conn);
+  }
+
+  get connectionCount(): number {
+    return this.registry.size;
+  }
+
+  shutdown(): void {
+    this.registry.closeAll(RC.SERVER_SHUTTING_DOWN);
+    this.registry.stop();
+  }
+}

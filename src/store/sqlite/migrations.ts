@@ -1,0 +1,169 @@
+/**
+ * Versioned schema for the embedded store. Migrations are append-only: a released version is
+ * never edited, a change ships as a new entry. All pending migrations and their bookkeeping rows
+ * in `schema_migrations` commit in one transaction, so a crash mid-upgrade leaves the old schema.
+ *
+ * Tables are STRICT so a wrongly typed value (a fractional timestamp, a string in a qos column)
+ * fails loudly instead of being stored with SQLite's loose affinity. There are deliberately no
+ * foreign keys between sessions, subscriptions and stored messages: core may write them in any
+ * order across separate calls, and sessions.delete removes them explicitly.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
+import { int, transactionFor } from './sql-util.ts';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE segments (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        segment TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+        attrs TEXT NOT NULL,
+        password_hash TEXT,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX devices_by_segment ON devices (segment);
+
+      CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('root-ca', 'issuing-ca', 'server', 'device')),
+        device_id TEXT,
+        subject TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        pem TEXT NOT NULL,
+        revoked_at INTEGER,
+        revocation_reason TEXT
+      ) STRICT;
+      CREATE INDEX certificates_by_device ON certificates (device_id) WHERE device_id IS NOT NULL;
+      CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
+
+      CREATE TABLE sessions (
+        client_id TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL,
+        protocol_version INTEGER NOT NULL CHECK (protocol_version IN (3, 4, 5)),
+        expiry_interval INTEGER NOT NULL,
+        disconnected_at INTEGER,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE subscriptions (
+        client_id TEXT NOT NULL,
+        filter TEXT NOT NULL,
+        qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        no_local INTEGER NOT NULL,
+        retain_as_published INTEGER NOT NULL,
+        retain_handling INTEGER NOT NULL CHECK (retain_handling IN (0, 1, 2)),
+        subscription_id INTEGER,
+        PRIMARY KEY (client_id, filter)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE retained (
+        topic TEXT PRIMARY KEY,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        properties TEXT NOT NULL,
+        expires_at INTEGER,
+        stored_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- A rowid table on purpose: payloads can be large, and WITHOUT ROWID suits small rows only.
+      CREATE TABLE stored_messages (
+        client_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        packet_id INTEGER,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'pubrel')),
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        retain INTEGER NOT NULL,
+        properties TEXT NOT NULL,
+        subscription_ids TEXT NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (client_id, seq)
+      ) STRICT;
+
+      CREATE TABLE incoming_qos2 (
+        client_id TEXT NOT NULL,
+        packet_id INTEGER NOT NULL,
+        PRIMARY KEY (client_id, packet_id)
+      ) STRICT, WITHOUT ROWID;
+
+      -- AUTOINCREMENT so an id is never reused, which the hash chain and sinceId readers rely on.
+      CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+        principal TEXT,
+        source TEXT,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX security_events_by_type ON security_events (type, id);
+    `,
+  },
+];
+
+function checkOrdering(migrations: readonly Migration[]): void {
+  let previous = 0;
+  for (const m of migrations) {
+    if (!Number.isInteger(m.version) || m.version <= previous) {
+      throw new PalisadeError(ErrorCodes.STORE_FAILURE, `migration versions must be increasing integers > 0 (at ${m.version})`);
+    }
+    previous = m.version;
+  }
+}
+
+/**
+ * Brings the database up to the newest migration and returns the resulting version. A database
+ * written by a newer Palisade is refused rather than run against a schema this code does not know.
+ */
+export function applyMigrations(db: DatabaseSync, migrations: readonly Migration[] = SQLITE_MIGRATIONS): number {
+  checkOrdering(migrations);
+  const latest = migrations.at(-1)?.version ?? 0;
+  return transactionFor(db)(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const current = readSchemaVersion(db);
+    if (current > latest) {
+      throw new PalisadeError(
+        ErrorCodes.STORE_FAILURE,
+        `database schema version ${current} is newer than this build supports (${latest})`,
+        { detail: { current, latest } },
+      );
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }
+    return Math.max(current, latest);
+  });
+}
+
+export function readSchemaVersion(db: DatabaseSync): number {
+  const row = db.prepare('SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations').get();
+  return row === undefined ? 0 : int(row, 'version');
+}
