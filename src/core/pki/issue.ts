@@ -15,7 +15,7 @@ import type { CertificateAuthority, IssuedCertificate, IssuedCsrCertificate } fr
 /** O of every device certificate. */
 export const DEVICE_ORGANIZATION = 'Palisade';
 
-/** Upper bound on a submitted CSR; a P-256 or RSA-4096 CSR is well under 4 KiB. */
+/** Upper bound on a submitted CSR, checked before parsing; a P-256 or even RSA-4096 CSR is under 4 KiB of PEM. */
 const MAX_CSR_PEM_LENGTH = 16 * 1024;
 
 interface LeafSpec {
@@ -72,7 +72,7 @@ function issued(cert: x509.X509Certificate): Omit<IssuedCertificate, 'keyPem'> {
 }
 
 export async function issueServerCertificate(ca: CertificateAuthority, opts: { hosts: string[]; days?: number }): Promise<IssuedCertificate> {
-  const days = opts.days ?? 397; // the CA/Browser Forum ceiling for TLS server certificates
+  const days = opts.days ?? 397; // inside the 398-day maximum that browsers and Apple platforms enforce for TLS server certificates
   assertDays('days', days);
   if (!Array.isArray(opts.hosts) || opts.hosts.length === 0) {
     throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, 'a server certificate needs at least one host');

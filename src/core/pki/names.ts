@@ -122,6 +122,7 @@ function parseIpv6(text: string): number[] | null {
  * leading "*." wildcard) and becomes a dNSName in lower case.
  */
 export function parseHost(host: string): HostName {
+  if (typeof host !== 'string') throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, 'host must be a string');
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   const v4 = parseIpv4(bare);
   if (v4 !== null) return { type: 'ip', value: v4.join('.') };

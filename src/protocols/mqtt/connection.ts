@@ -92,7 +92,8 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   }
 
   writable(): boolean {
-    return this.#state === 'connected' && this.#stream.writableLength < this.services.limits.maxWriteBufferBytes;
+    // 'connecting' counts: the session is attached right after the CONNACK is written.
+    return (this.#state === 'connected' || this.#state === 'connecting') && this.#stream.writableLength < this.services.limits.maxWriteBufferBytes;
   }
 
   /** Called by the registry's sweeper; enforces pre-auth, keep-alive and drain timeouts. */
