@@ -3,14 +3,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
-import { generatePassword, hashPassword } from '../core/identity/password.ts';
-import { assertDeviceId, chainPem, issueDeviceCertificate } from '../core/pki/index.ts';
+import { registerDevice } from '../core/fleet/register-device.ts';
+import { chainPem } from '../core/pki/index.ts';
 import type { Store } from '../core/ports.ts';
 import { ensurePki } from '../store/pki-files.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { defaultHostnames } from '../gateway.ts';
 import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
-import { normalizeSerial } from '../protocols/tls-identity.ts';
 
 interface AddOptions extends CommonOptions {
   segment: string;
@@ -18,8 +17,6 @@ interface AddOptions extends CommonOptions {
   password?: boolean;
   days?: string;
 }
-
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 async function withStore<T>(opts: CommonOptions, fn: (store: Store, dataDir: string, hostnames: string[]) => Promise<T>): Promise<T> {
   const config = configFrom(opts);
@@ -42,23 +39,15 @@ export function registerDeviceCommands(program: Command): void {
     .option('--password', 'also generate a password (username = device id) for devices without a certificate')
     .option('--days <n>', 'certificate lifetime in days', '30')
     .action(async (name: string, opts: AddOptions) => {
-      assertDeviceId(name);
-      if (!SEGMENT.test(opts.segment)) throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, `segment "${opts.segment}" must match ${SEGMENT.source}`);
       const days = Number(opts.days ?? '30');
       if (!Number.isInteger(days) || days < 1 || days > 825) throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, '--days must be an integer from 1 to 825');
       await withStore(opts, async (store, dataDir, hostnames) => {
-        if (await store.devices.get(name)) throw new PalisadeError(ErrorCodes.ALREADY_EXISTS, `device ${name} already exists`);
         const pki = await ensurePki(dataDir, hostnames, store);
-        const password = opts.password ? generatePassword() : null;
-        const now = Date.now();
-        if (!(await store.segments.get(opts.segment))) await store.segments.upsert({ name: opts.segment, description: '', createdAt: now });
-        await store.devices.create({ id: name, segment: opts.segment, status: 'active', attrs: {}, passwordHash: password ? await hashPassword(password) : null, createdAt: now });
-        const cert = await issueDeviceCertificate(pki.ca, { deviceId: name, segment: opts.segment, days });
-        await store.certificates.add({ serial: normalizeSerial(cert.serial), kind: 'device', deviceId: name, subject: cert.subject, notBefore: cert.notBefore, notAfter: cert.notAfter, fingerprint: cert.fingerprint, pem: cert.certPem, revokedAt: null, revocationReason: null });
+        const { certificate, password } = await registerDevice(store, pki.ca, { id: name, segment: opts.segment, days, withPassword: opts.password === true });
         const out = resolve(opts.out ?? `${name}-creds`);
         mkdirSync(out, { recursive: true, mode: 0o700 });
-        writeFileSync(join(out, 'cert.pem'), cert.certPem);
-        writeFileSync(join(out, 'key.pem'), cert.keyPem, { mode: 0o600 });
+        writeFileSync(join(out, 'cert.pem'), certificate.certPem);
+        writeFileSync(join(out, 'key.pem'), certificate.keyPem, { mode: 0o600 });
         writeFileSync(join(out, 'ca.pem'), chainPem(pki.ca));
         if (password) writeFileSync(join(out, 'password'), password, { mode: 0o600 });
         console.log(`device ${name} added to segment ${opts.segment}; credentials in ${out} (cert.pem, key.pem, ca.pem${password ? ', password' : ''})`);

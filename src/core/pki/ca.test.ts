@@ -148,6 +148,8 @@ describe('issueDeviceCertificate', () => {
     const dev = await issueDeviceCertificate(ca, { deviceId: 'd1', segment: '#lab "x", y=z' });
     expect(dev.subject).toBe('CN=d1, OU=\\#lab \\"x\\"\\, y\\=z, O=Palisade');
     expect(new X509Certificate(dev.certPem).toLegacyObject().subject).toEqual({ O: 'Palisade', OU: '#lab "x", y=z', CN: 'd1' });
+    const hexLike = await issueDeviceCertificate(ca, { deviceId: 'd2', segment: '#abc' });
+    expect(hexLike.subject).toBe('CN=d2, OU=\\#abc, O=Palisade');
   });
 
   it('refuses invalid device ids and segments before doing any work', async () => {

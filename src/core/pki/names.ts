@@ -61,7 +61,9 @@ export function formatName(name: x509.Name): string {
     .reverse()
     .map((rdn) =>
       Object.entries(rdn)
-        .flatMap(([type, values]) => values.map((v) => `${type}=${v.startsWith('#') && /^#[0-9a-f]*$/i.test(v) ? v : escapeRfc4514(v)}`))
+        // Every value is escaped as a string, including a leading '#': @peculiar/x509's JSON form
+        // renders non-string values as "#hex" too, and a literal "#abc" must never read as hex BER.
+        .flatMap(([type, values]) => values.map((v) => `${type}=${escapeRfc4514(v)}`))
         .join('+'),
     )
     .join(', ');
