@@ -8,6 +8,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // --expose-gc lets the backpressure test measure retained memory, not garbage.
+          execArgv: ['--expose-gc'],
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'],
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -83,6 +83,11 @@ export class MqttConnection implements HandlerContext, DeliverySink {
     return this.#state;
   }
 
+  /** Bytes written to the transport and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.#stream.writableLength;
+  }
+
   get closed(): boolean {
     return this.#state === 'closed';
   }

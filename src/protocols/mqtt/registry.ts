@@ -17,6 +17,10 @@ export class ConnectionRegistry {
     return this.#connections.size;
   }
 
+  connections(): IterableIterator<MqttConnection> {
+    return this.#connections.values();
+  }
+
   add(conn: MqttConnection): void {
     this.#connections.add(conn);
   }

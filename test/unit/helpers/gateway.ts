@@ -27,7 +27,7 @@ export async function startTestGateway(overrides: DeepPartial<ConfigInput> = {},
     listeners: { mqtt: { port: 0 }, mqtts: { port: 0, host: '127.0.0.1' }, https: { port: 0, host: '127.0.0.1' } },
     mqtt: { sysIntervalSeconds: 0 },
   };
-  const config = loadConfig({ overrides: merge(base, overrides as Record<string, unknown>) });
+  const config = loadConfig({ overrides: merge(base, overrides) });
   const logger = pino({ level: 'silent' });
   let gateway = await startGateway(config, logger);
   const t: TestGateway = {
@@ -43,7 +43,7 @@ export async function startTestGateway(overrides: DeepPartial<ConfigInput> = {},
     },
     async restart() {
       await gateway.stop();
-      const again = loadConfig({ overrides: merge(merge(base, overrides as Record<string, unknown>), { listeners: { mqtt: { port: gateway.listeners.mqtt?.port ?? 0 } } }) });
+      const again = loadConfig({ overrides: merge(merge(base, overrides), { listeners: { mqtt: { port: gateway.listeners.mqtt?.port ?? 0 } } }) });
       gateway = await startGateway(again, logger);
     },
     async stop() {

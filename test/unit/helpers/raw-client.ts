@@ -65,7 +65,7 @@ export class RawClient {
   }
 
   async connect(p: Partial<IConnectPacket> & { clientId: string }): Promise<Packet & { cmd: 'connack' }> {
-    this.send({ cmd: 'connect', protocolId: this.version === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: this.version, clean: true, keepalive: 0, ...p } as IConnectPacket);
+    this.send({ cmd: 'connect', protocolId: this.version === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: this.version, clean: true, keepalive: 0, ...p });
     return (await this.next('connack')) as Packet & { cmd: 'connack' };
   }
 

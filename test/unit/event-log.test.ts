@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../store/sqlite/sqlite-store.ts';
-import { EventLog, verifyChain } from './event-log.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { EventLog, verifyChain } from '../../src/core/events/event-log.ts';
 
 describe('EventLog', () => {
   it('stores a hash chain that verifies, and detects an edited event', async () => {

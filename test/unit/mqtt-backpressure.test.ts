@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { RawClient } from './helpers/raw-client.ts';
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway({
+    listeners: { mqtt: { anonymous: { segment: 'lab' } } },
+    policy: { segments: { lab: { publish: ['lab/#'], subscribe: ['lab/#'] } } },
+    mqtt: { maxWriteBufferBytes: 256 * 1024, drainTimeoutMs: 800, maxQueuedMessages: 100, sysIntervalSeconds: 0 },
+  });
+});
+afterAll(async () => t.stop());
+
+const payload = Buffer.alloc(16 * 1024, 0x61);
+
+async function flood(pub: RawClient, topic: string, count: number, qos: 0 | 1): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    pub.send({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, ...(qos === 1 ? { messageId: (i % 65535) + 1 } : {}) });
+    // Let the broker run between bursts, as a real network would.
+    if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('backpressure', () => {
+  it('drops QoS 0 for a subscriber that stops reading, keeps memory bounded, and disconnects it after the drain timeout', async () => {
+    const slow = await RawClient.connected(t.port('mqtt'), { clientId: 'slow' }, 4);
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lab/flood', qos: 0 }] });
+    await slow.next('suback');
+    slow.socket.pause();
+
+    const pub = await RawClient.connected(t.port('mqtt'), { clientId: 'flooder' }, 4);
+    const conn = [...t.gateway.mqtt.registry.connections()].find((c) => c.clientId === 'slow')!;
+    let maxBuffered = 0;
+    const sampler = setInterval(() => (maxBuffered = Math.max(maxBuffered, conn.bufferedBytes)), 5);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const before = process.memoryUsage();
+    const droppedBefore = t.gateway.broker.stats.messagesDropped;
+    // 64 MiB offered to a reader that takes nothing.
+    await flood(pub, 'lab/flood', 4096, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(sampler);
+    gc?.();
+    const after = process.memoryUsage();
+
+    expect(t.gateway.broker.stats.messagesDropped - droppedBefore).toBeGreaterThan(3000);
+    // The broker's buffer for this subscriber never passes the cap by more than one packet.
+    expect(maxBuffered).toBeGreaterThan(0);
+    expect(maxBuffered).toBeLessThanOrEqual(256 * 1024 + payload.length + 64);
+    // And the process as a whole holds far less than was offered (checked when gc is exposed).
+    if (gc) expect(after.arrayBuffers + after.heapUsed - (before.arrayBuffers + before.heapUsed)).toBeLessThan(16 * 1024 * 1024);
+
+    // A paused socket notices nothing, so watch the server side, then let the client read.
+    const deadline = Date.now() + 5000;
+    while (t.gateway.mqtt.connectionCount > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(t.gateway.mqtt.connectionCount).toBe(1);
+    slow.socket.resume();
+    await slow.waitClosed(5000);
+    await t.gateway.events.flush();
+    expect((await t.gateway.store.events.list({ type: 'mqtt.slow_consumer' })).length).toBe(1);
+    // The publisher was never held back by the slow subscriber.
+    pub.send({ cmd: 'pingreq' });
+    await pub.next('pingresp');
+    pub.destroy();
+  });
+
+  it('bounds a slow QoS 1 subscriber by its in-flight window and queue', async () => {
+    const slow = await RawClient.connected(t.port('mqtt'), { clientId: 'slow1', properties: { receiveMaximum: 10 } });
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lab/flood1', qos: 1 }] });
+    await slow.next('suback');
+    const pub = await RawClient.connected(t.port('mqtt'), { clientId: 'flooder1' }, 4);
+    await flood(pub, 'lab/flood1', 500, 1);
+    for (let i = 0; i < 500; i++) await pub.next('puback');
+    const session = t.gateway.broker.session('slow1');
+    expect(session?.inflightCount).toBe(10);
+    expect(session?.queuedCount).toBe(100);
+    slow.destroy();
+    pub.destroy();
+  });
+});
