@@ -1,31 +1,39 @@
 /**
- * Publisher worker: holds several publisher connections and floods them, QoS 0 in pre-built
- * batches (one write per batch, paced only by socket back-pressure) or QoS 1 with a window of
- * in-flight packet ids per connection. Bounded by `maxMessages` per connection and `maxMs`.
+ * Publisher worker: holds several publisher connections and floods them. QoS 0 goes out in
+ * batches (one write per batch, paced by socket back-pressure); QoS 1 keeps a window of in-flight
+ * packet ids per connection. With a flow table, each publisher also stays at most `e2eWindow`
+ * messages ahead of its slowest subscriber. Bounded by `maxMessages` per connection and `maxMs`.
  *
- * Messages: → ready | error ; ← start ; ← stop ; → done { sent[], acked[] }
+ * Messages: → ready | error ; ← start ; ← stop ; → done { sent[], acked[], disconnected }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QoS } from 'mqtt-packet';
 import { RawMqttClient, type Endpoint } from './client.ts';
+import { FlowTable } from './flow.ts';
 import { PublishTemplate } from './wire.ts';
 import { sleep } from './clock.ts';
 
 export interface PublisherConfig {
   endpoint: Endpoint;
   clients: Array<{ clientId: string; topic: string }>;
+  /** Global publisher index of `clients[0]` (stamped into payloads for the flow table). */
+  indexBase: number;
   qos: QoS;
   payloadSize: number;
   /** QoS 0: messages per write. */
   batch: number;
   /** QoS 1: unacknowledged messages allowed per connection. */
   window: number;
+  /** Messages a publisher may be ahead of its slowest subscriber; 0 disables the flow table. */
+  e2eWindow: number;
+  flow: { buffer: SharedArrayBuffer; publishers: number; subscribers: number } | null;
   maxMessages: number;
   maxMs: number;
 }
 
 interface Pub {
   client: RawMqttClient;
+  index: number;
   sent: number;
   acked: number;
   inflight: number;
@@ -34,22 +42,44 @@ interface Pub {
 
 const cfg = workerData as PublisherConfig;
 const port = parentPort!;
+const flow = cfg.flow !== null && cfg.e2eWindow > 0 ? new FlowTable(cfg.flow.publishers, cfg.flow.subscribers, cfg.flow.buffer) : null;
 let running = false;
 
-function qos0(client: RawMqttClient, topic: string): Pub {
-  const batch = new PublishTemplate(topic, 0, cfg.payloadSize).fill(cfg.batch);
-  const pub: Pub = { client, sent: 0, acked: 0, inflight: 0, start: () => pump() };
+/** How many more messages publisher `p` may send now. */
+function allowance(p: Pub): number {
+  const left = cfg.maxMessages - p.sent;
+  return flow === null ? left : Math.min(left, flow.settled(p.index) + cfg.e2eWindow - p.sent);
+}
+
+function stamper(tmpl: PublishTemplate, p: Pub, ids?: () => number): (out: Buffer, base: number, i: number) => void {
+  return (out, base, i) => {
+    out.writeUInt32BE(p.sent + i, base + tmpl.payloadOffset);
+    out.writeUInt16BE(p.index, base + tmpl.payloadOffset + 4);
+    if (ids !== undefined) out.writeUInt16BE(ids(), base + tmpl.idOffset);
+  };
+}
+
+function qos0(client: RawMqttClient, topic: string, index: number): Pub {
+  const tmpl = new PublishTemplate(topic, 0, cfg.payloadSize);
+  const pub: Pub = { client, index, sent: 0, acked: 0, inflight: 0, start: () => pump() };
+  const stamp = stamper(tmpl, pub);
   const pump = (): void => {
-    for (let writes = 0; running && pub.sent < cfg.maxMessages && !client.closed; writes++) {
+    for (let writes = 0; running && !client.closed; writes++) {
       if (writes === 16) { setImmediate(pump); return; }
-      pub.sent += cfg.batch;
-      if (!client.socket.write(batch)) { client.socket.once('drain', pump); return; }
+      const n = Math.min(cfg.batch, allowance(pub));
+      if (n <= 0) {
+        if (pub.sent < cfg.maxMessages) setTimeout(pump, 1);
+        return;
+      }
+      const buf = tmpl.fill(n, stamp);
+      pub.sent += n;
+      if (!client.socket.write(buf)) { client.socket.once('drain', pump); return; }
     }
   };
   return pub;
 }
 
-function qos1(client: RawMqttClient, topic: string): Pub {
+function qos1(client: RawMqttClient, topic: string, index: number): Pub {
   const tmpl = new PublishTemplate(topic, 1, cfg.payloadSize);
   const busy = new Uint8Array(65536);
   let nextId = 1;
@@ -60,14 +90,21 @@ function qos1(client: RawMqttClient, topic: string): Pub {
     nextId = nextId === 65535 ? 1 : nextId + 1;
     return id;
   };
-  const pub: Pub = { client, sent: 0, acked: 0, inflight: 0, start: () => refill() };
+  const pub: Pub = { client, index, sent: 0, acked: 0, inflight: 0, start: () => refill() };
+  const stamp = stamper(tmpl, pub, allocId);
+  let timer: NodeJS.Timeout | null = null;
   const refill = (): void => {
     if (!running || client.closed) return;
-    const n = Math.min(cfg.window - pub.inflight, cfg.maxMessages - pub.sent);
-    if (n <= 0) return;
+    const n = Math.min(cfg.window - pub.inflight, allowance(pub));
+    if (n <= 0) {
+      // Window full: PUBACKs will call us. Flow-limited with nothing in flight: poll.
+      if (pub.inflight === 0 && timer === null && pub.sent < cfg.maxMessages) timer = setTimeout(() => { timer = null; refill(); }, 1);
+      return;
+    }
+    const buf = tmpl.fill(n, stamp);
     pub.inflight += n;
     pub.sent += n;
-    client.socket.write(tmpl.fill(n, allocId));
+    client.socket.write(buf);
   };
   client.onPuback = (id) => {
     if (busy[id] !== 1) return;
@@ -82,9 +119,9 @@ function qos1(client: RawMqttClient, topic: string): Pub {
 async function main(): Promise<void> {
   const pubs: Pub[] = [];
   try {
-    for (const c of cfg.clients) {
+    for (const [i, c] of cfg.clients.entries()) {
       const client = await RawMqttClient.connect(cfg.endpoint, { clientId: c.clientId, keepalive: 600 });
-      pubs.push(cfg.qos === 0 ? qos0(client, c.topic) : qos1(client, c.topic));
+      pubs.push(cfg.qos === 0 ? qos0(client, c.topic, cfg.indexBase + i) : qos1(client, c.topic, cfg.indexBase + i));
     }
   } catch (e) {
     port.postMessage({ type: 'error', message: `publisher connect: ${(e as Error).message}` });

@@ -1,19 +1,24 @@
 /**
  * Subscriber worker: holds several subscriber connections, counts PUBLISH frames (acknowledging
- * QoS 1 ones in one write per received chunk) and samples the running total on a timer so the
- * main thread can compute a rate over any window. Bounded by `maxMs`.
+ * QoS 1 ones in one write per received chunk), reports each publisher's progress in the shared
+ * flow table, and samples the running total on a timer so the main thread can compute a rate
+ * over any window. Bounded by `maxMs`.
  *
  * Messages: → ready | error ; ← finish { quietMs, maxWaitMs } ; → done { samples, counts, ... }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QoS } from 'mqtt-packet';
 import { RawMqttClient, type Endpoint } from './client.ts';
-import { publishPacketId } from './wire.ts';
+import { FLOW_HEADER_BYTES, publishPacketId, publishPayloadOffset } from './wire.ts';
+import { FlowTable } from './flow.ts';
 import { nowMs, sleep } from './clock.ts';
 
 export interface SubscriberConfig {
   endpoint: Endpoint;
   clients: Array<{ clientId: string; filter: string }>;
+  /** Global subscriber index of `clients[0]` in the flow table. */
+  indexBase: number;
+  flow: { buffer: SharedArrayBuffer; publishers: number; subscribers: number } | null;
   qos: QoS;
   sampleMs: number;
   maxMs: number;
@@ -25,6 +30,7 @@ export type Sample = [number, number];
 const cfg = workerData as SubscriberConfig;
 const port = parentPort!;
 let total = 0;
+const flow = cfg.flow !== null ? new FlowTable(cfg.flow.publishers, cfg.flow.subscribers, cfg.flow.buffer) : null;
 
 function attach(client: RawMqttClient, counts: number[], index: number): void {
   const acks = Buffer.allocUnsafe(4 * 1024);
@@ -34,9 +40,17 @@ function attach(client: RawMqttClient, counts: number[], index: number): void {
     client.socket.write(Buffer.from(acks.subarray(0, ackLen)));
     ackLen = 0;
   };
-  client.onPublish = (buf, flags, start) => {
+  const subIndex = cfg.indexBase + index;
+  client.onPublish = (buf, flags, start, end) => {
     counts[index]!++;
     total++;
+    if (flow !== null) {
+      const off = publishPayloadOffset(buf, flags, start);
+      if (off + FLOW_HEADER_BYTES <= end) {
+        const p = buf.readUInt16BE(off + 4);
+        if (p < flow.publishers) flow.record(subIndex, p, buf.readUInt32BE(off));
+      }
+    }
     if ((flags & 0x06) !== 0) {
       const id = publishPacketId(buf, start);
       acks[ackLen] = 0x40;

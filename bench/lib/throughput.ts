@@ -8,6 +8,7 @@ import type { Endpoint } from './client.ts';
 import type { PublisherConfig } from './publisher-worker.ts';
 import type { Sample, SubscriberConfig } from './subscriber-worker.ts';
 import { WorkerHost } from './worker-host.ts';
+import { FlowTable } from './flow.ts';
 import { nowMs, sleep } from './clock.ts';
 import { cpuSeconds, selfCpuSeconds } from './proc.ts';
 import { countAt, round } from './stats.ts';
@@ -22,8 +23,12 @@ export interface ThroughputSpec {
   /** How many subscribers each published message matches. */
   fanout: number;
   payloadSize: number;
+  /** QoS 0: messages per write. */
   batch: number;
+  /** QoS 1: unacknowledged messages per publisher. */
   window: number;
+  /** Messages a publisher may run ahead of its slowest subscriber (0: unlimited). */
+  e2eWindow: number;
   warmupMs: number;
   windowMs: number;
   /** Safety bound on messages per publisher connection. */
@@ -35,10 +40,12 @@ export interface ThroughputSpec {
 const PUB_WORKER = new URL('./publisher-worker.ts', import.meta.url);
 const SUB_WORKER = new URL('./subscriber-worker.ts', import.meta.url);
 
-function split<T>(items: T[], parts: number): T[][] {
-  const out: T[][] = Array.from({ length: parts }, () => []);
-  items.forEach((x, i) => out[i % parts]!.push(x));
-  return out.filter((p) => p.length > 0);
+/** Contiguous slices, so each worker's items have consecutive global indices. */
+function split<T>(items: T[], parts: number): Array<{ base: number; items: T[] }> {
+  const size = Math.ceil(items.length / parts);
+  const out: Array<{ base: number; items: T[] }> = [];
+  for (let base = 0; base < items.length; base += size) out.push({ base, items: items.slice(base, base + size) });
+  return out;
 }
 
 export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec: ThroughputSpec): Promise<ScenarioResult> {
@@ -46,16 +53,18 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
   const hardMs = runMs + 30_000;
   const hosts: WorkerHost[] = [];
   try {
-    const subs = split(spec.subscribers, spec.subWorkers).map((clients) => {
-      const cfg: SubscriberConfig = { endpoint, clients, qos: spec.qos, sampleMs: 100, maxMs: hardMs };
+    const table = new FlowTable(spec.publishers.length, spec.subscribers.length);
+    const flow = { buffer: table.buffer, publishers: table.publishers, subscribers: table.subscribers };
+    const subs = split(spec.subscribers, spec.subWorkers).map(({ base, items: clients }) => {
+      const cfg: SubscriberConfig = { endpoint, clients, indexBase: base, flow, qos: spec.qos, sampleMs: 100, maxMs: hardMs };
       return new WorkerHost(SUB_WORKER, cfg);
     });
     hosts.push(...subs);
     await Promise.all(subs.map((s) => s.waitFor('ready', 30_000)));
-    const pubs = split(spec.publishers, spec.pubWorkers).map((clients) => {
+    const pubs = split(spec.publishers, spec.pubWorkers).map(({ base, items: clients }) => {
       const cfg: PublisherConfig = {
-        endpoint, clients, qos: spec.qos, payloadSize: spec.payloadSize, batch: spec.batch,
-        window: spec.window, maxMessages: spec.maxMessagesPerPublisher, maxMs: runMs + 5_000,
+        endpoint, clients, indexBase: base, qos: spec.qos, payloadSize: spec.payloadSize, batch: spec.batch,
+        window: spec.window, e2eWindow: spec.e2eWindow, flow, maxMessages: spec.maxMessagesPerPublisher, maxMs: runMs + 5_000,
       };
       return new WorkerHost(PUB_WORKER, cfg);
     });

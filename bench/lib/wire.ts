@@ -96,14 +96,23 @@ export class PublishTemplate {
     this.payloadOffset = this.bytes.length - payloadSize;
   }
 
-  /** `count` copies; `ids` supplies the packet id of each copy (QoS 1 only). */
-  fill(count: number, ids?: (i: number) => number): Buffer {
+  /**
+   * `count` copies in one buffer; `stamp` may write per-copy fields (packet id at
+   * `base + idOffset`, payload at `base + payloadOffset`).
+   */
+  fill(count: number, stamp?: (out: Buffer, base: number, i: number) => void): Buffer {
     const len = this.bytes.length;
     const out = Buffer.allocUnsafe(len * count);
     for (let i = 0; i < count; i++) {
       this.bytes.copy(out, i * len);
-      if (ids !== undefined) out.writeUInt16BE(ids(i), i * len + this.idOffset);
+      if (stamp !== undefined) stamp(out, i * len, i);
     }
     return out;
   }
 }
+
+/**
+ * Flow payload: every benchmark PUBLISH carries [seq u32][publisher index u16] at the start of
+ * its payload, so subscribers can tell publishers how far each one's stream has got through.
+ */
+export const FLOW_HEADER_BYTES = 6;

@@ -1,15 +1,18 @@
 /**
  * A do-nothing MQTT endpoint for calibrating the load generator: it accepts CONNECT and
  * SUBSCRIBE, acknowledges QoS 1 PUBLISH and otherwise discards them ("sink"), and in "blast"
- * mode streams pre-built QoS 0 PUBLISH batches to every subscriber as fast as TCP allows
- * (bounded to 60 s per connection). It routes nothing, so it shows the generator's ceiling.
+ * mode streams pre-built QoS 0 PUBLISH batches to every subscriber as fast as TCP allows, once
+ * <subscribers> have subscribed (bounded to 60 s). It routes nothing, so it shows the generator's
+ * ceiling.
  *
- * Usage: node bench/peers/null-broker.ts <port> <sink|blast>   (prints READY)
+ * Usage: node bench/peers/null-broker.ts <port> sink|blast [<subscribers>]   (prints READY)
  */
 import net from 'node:net';
 import { FrameScanner, PUBLISH, PublishTemplate, publishPacketId } from '../lib/wire.ts';
 
-const [portArg, mode] = process.argv.slice(2);
+const [portArg, mode, subscribersArg] = process.argv.slice(2);
+const expected = Number(subscribersArg ?? 1);
+const waiting: Array<() => void> = [];
 const BLAST = new PublishTemplate('bench/fan/t', 0, 32).fill(1000);
 
 function serve(socket: net.Socket): void {
@@ -37,7 +40,10 @@ function serve(socket: net.Socket): void {
     } else if (type === 8) {
       const id = buf.readUInt16BE(start);
       socket.write(Buffer.from([0x90, 0x03, id >> 8, id & 0xff, 0x00]));
-      if (mode === 'blast') blast();
+      if (mode === 'blast') {
+        waiting.push(blast);
+        if (waiting.length === expected) for (const start of waiting) start();
+      }
     } else if (type === 14) {
       socket.end();
     }

@@ -22,6 +22,7 @@ function fanout(qos: QoS): Scenario {
       payloadSize: 32,
       batch: 100,
       window: 64,
+      e2eWindow: 1000,
       warmupMs: o.quick ? 1000 : 2000,
       windowMs: o.quick ? 2000 : 5000,
       maxMessagesPerPublisher: 5_000_000,

@@ -36,7 +36,7 @@ export async function calibrate(repoRoot: string, quick: boolean): Promise<Calib
   const rows: CalibrationRow[] = [];
   for (const c of CASES) {
     const port = await freePort();
-    const peer = spawnBroker(process.execPath, [path.join(repoRoot, 'bench/peers/null-broker.ts'), String(port), c.mode], { cwd: repoRoot });
+    const peer = spawnBroker(process.execPath, [path.join(repoRoot, 'bench/peers/null-broker.ts'), String(port), c.mode, String(c.subscribers)], { cwd: repoRoot });
     try {
       await peer.waitForOutput('READY', 10_000);
       const spec: ThroughputSpec = {
@@ -49,6 +49,7 @@ export async function calibrate(repoRoot: string, quick: boolean): Promise<Calib
         payloadSize: 32,
         batch: 100,
         window: 64,
+      e2eWindow: 0,
         warmupMs: 1000,
         windowMs: quick ? 1500 : 3000,
         maxMessagesPerPublisher: 100_000_000,

@@ -23,7 +23,11 @@ export class Inbox {
   readonly messages: Received[] = [];
   #waiters = new Set<() => void>();
 
-  constructor(client: MqttClient) {
+  readonly #packets: readonly Packet[];
+
+  /** `packets` (all packets the client received) is summarised in timeout errors. */
+  constructor(client: MqttClient, packets: readonly Packet[] = []) {
+    this.#packets = packets;
     client.on('message', (topic, payload, packet) => {
       this.messages.push({ topic, payload, packet, at: Date.now() });
       for (const w of this.#waiters) w();
@@ -49,7 +53,8 @@ export class Inbox {
       const timer = setTimeout(() => {
         cleanup();
         const got = this.messages.map((m) => `${m.topic}=${m.payload.toString()}(qos${m.packet.qos}${m.packet.retain ? ',retain' : ''})`);
-        rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received ${this.messages.length}: ${got.join(', ') || '(none)'}`));
+        const wire = this.#packets.map((p) => (p.cmd === 'publish' ? `publish(${p.topic},qos${p.qos}${p.dup ? ',dup' : ''})` : p.cmd));
+        rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received ${this.messages.length}: ${got.join(', ') || '(none)'}; packets on the wire: ${wire.join(' ') || '(none)'}`));
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -99,8 +104,8 @@ function baseOptions(opts: IClientOptions): IClientOptions {
 export async function open(url: string, opts: IClientOptions, timeoutMs = 10_000): Promise<Conn> {
   const client = connect(url, baseOptions(opts));
   clients.add(client);
-  const inbox = new Inbox(client);
   const packets: Packet[] = [];
+  const inbox = new Inbox(client, packets);
   const disconnects: IDisconnectPacket[] = [];
   let isClosed = false;
   client.on('packetreceive', (p) => packets.push(p));
@@ -195,7 +200,8 @@ export function publish(client: MqttClient, topic: string, payload: string | Buf
 
 /** The acknowledgement (PUBACK for QoS 1, PUBCOMP for QoS 2) the broker sent for a publication. */
 export function ackOf(conn: Conn, sent: Packet | undefined): Packet | undefined {
-  const id = sent && sent.cmd === 'publish' ? sent.messageId : undefined;
+  // MQTT.js hands back the stored packet: the PUBLISH for QoS 1, the PUBREL for QoS 2.
+  const id = sent && (sent.cmd === 'publish' || sent.cmd === 'pubrel') ? sent.messageId : undefined;
   if (id === undefined) return undefined;
   for (let i = conn.packets.length - 1; i >= 0; i--) {
     const p = conn.packets[i]!;

@@ -4,7 +4,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } from 'mqtt-packet';
 
 export class RawClient {
   readonly socket: Socket;
@@ -64,9 +64,9 @@ export class RawClient {
     return this.#closed;
   }
 
-  async connect(p: Partial<IConnectPacket> & { clientId: string }): Promise<Packet & { cmd: 'connack' }> {
+  async connect(p: Partial<IConnectPacket> & { clientId: string }): Promise<IConnackPacket> {
     this.send({ cmd: 'connect', protocolId: this.version === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: this.version, clean: true, keepalive: 0, ...p });
-    return (await this.next('connack')) as Packet & { cmd: 'connack' };
+    return this.next('connack');
   }
 
   send(p: Packet): void {
