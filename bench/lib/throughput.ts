@@ -84,7 +84,7 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
     for (const p of pubs) p.send({ type: 'stop' });
     const tStop = nowMs();
     const pubDone = await Promise.all(pubs.map((p) => p.waitFor('done', 15_000)));
-    for (const s of subs) s.send({ type: 'finish', quietMs: 400, maxWaitMs: spec.drainMaxMs ?? 8_000 });
+    for (const s of subs) s.send({ type: 'finish', quietMs: Number(process.env.BENCH_QUIET_MS ?? 400), maxWaitMs: spec.drainMaxMs ?? 8_000 });
     const subDone = await Promise.all(subs.map((s) => s.waitFor('done', 20_000)));
 
     let inWindow = 0;
@@ -98,7 +98,10 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
       subDisconnects += d.disconnected as number;
       for (const c of d.counts as number[]) minPerSubscriber = Math.min(minPerSubscriber, c);
     }
-    const published = pubDone.reduce((a, d) => a + (d.sent as number[]).reduce((x, y) => x + y, 0), 0);
+    const sentPer = pubDone.flatMap((d) => d.sent as number[]);
+    const published = sentPer.reduce((a, b) => a + b, 0);
+    // Messages never reached by the slowest subscriber's progress: still queued/stuck at the end.
+    const tail = spec.subscribers.length === 0 ? 0 : sentPer.reduce((a, n, p) => a + Math.max(0, n - table.settled(p)), 0);
     const pubDisconnects = pubDone.reduce((a, d) => a + (d.disconnected as number), 0);
     const expected = published * spec.fanout;
     const rate = inWindow / ((t1 - t0) / 1000);
@@ -108,6 +111,7 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
         published, expected, delivered,
         offeredRate: round(published / ((tStop - tStart) / 1000)),
         lossPct: round(expected > 0 ? (100 * (expected - delivered)) / expected : 0, 2),
+        unarrivedTail: tail,
         minPerSubscriber: Number.isFinite(minPerSubscriber) ? minPerSubscriber : 0,
         brokerCpuCores: round(brokerCpu, 2),
         generatorCpuCores: round(genCpu, 2),

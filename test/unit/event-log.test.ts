@@ -36,9 +36,12 @@ describe('EventLog', () => {
     const store = await openSqliteStore(':memory:');
     const log = new EventLog(store.events, { maxPerSecond: 10 });
     for (let i = 0; i < 500; i++) log.record('flood', 'warning');
+    log.record('rare', 'critical');
     await log.flush();
     const events = await store.events.list();
     expect(events.filter((e) => e.type === 'flood')).toHaveLength(10);
+    // Another type in the same second is still stored in full.
+    expect(events.filter((e) => e.type === 'rare')).toHaveLength(1);
     const summary = events.find((e) => e.type === 'events.suppressed');
     expect(summary?.detail).toEqual({ counts: { flood: 490 } });
     await store.close();

@@ -107,11 +107,11 @@ describe('Framer', () => {
         if (v === 5 && user !== undefined) p.properties = { userProperties: { k: user }, contentType: 'x' };
         return { p, v };
       }),
-      fc.record({ id, subs: fc.array(fc.record({ topic, qos }), { minLength: 1, maxLength: 4 }) }).map(({ id: mid, subs }) => ({ p: { cmd: 'subscribe', messageId: mid, subscriptions: subs } as Packet, v: 4 as const })),
-      fc.record({ id, topics: fc.array(topic, { minLength: 1, maxLength: 4 }) }).map(({ id: mid, topics }) => ({ p: { cmd: 'unsubscribe', messageId: mid, unsubscriptions: topics } as Packet, v: 4 as const })),
-      fc.record({ id, cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp') }).map(({ id: mid, cmd }) => ({ p: { cmd, messageId: mid } as Packet, v: 4 as const })),
+      fc.record({ id, subs: fc.array(fc.record({ topic, qos }), { minLength: 1, maxLength: 4 }) }).map(({ id: mid, subs }) => ({ p: { cmd: 'subscribe', messageId: mid, subscriptions: subs }, v: 4 as const })),
+      fc.record({ id, topics: fc.array(topic, { minLength: 1, maxLength: 4 }) }).map(({ id: mid, topics }) => ({ p: { cmd: 'unsubscribe', messageId: mid, unsubscriptions: topics }, v: 4 as const })),
+      fc.record({ id, cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp') }).map(({ id: mid, cmd }) => ({ p: { cmd, messageId: mid }, v: 4 as const })),
       fc.constantFrom<{ p: Packet; v: 4 | 5 }>({ p: { cmd: 'pingreq' }, v: 4 }, { p: { cmd: 'pingresp' }, v: 4 }, { p: { cmd: 'disconnect' }, v: 4 }),
-      fc.record({ clientId: fc.string({ maxLength: 23 }), keepalive: fc.integer({ min: 0, max: 65535 }) }).map(({ clientId, keepalive }) => ({ p: { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, clientId } as Packet, v: 4 as const })),
+      fc.record({ clientId: fc.string({ maxLength: 23 }), keepalive: fc.integer({ min: 0, max: 65535 }) }).map(({ clientId, keepalive }) => ({ p: { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, clientId }, v: 4 as const })),
     );
     const scenario = fc
       .array(packet, { minLength: 1, maxLength: 8 })

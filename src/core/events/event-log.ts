@@ -4,7 +4,7 @@
  * hash-chained (each carries the hash of the one before) so a deleted or edited row shows.
  *
  * Appends are serialised through one promise chain so the chain order equals the id order, and
- * a flood of identical events is folded into counts so an attacker cannot fill the disk.
+ * a flood of events of one type is folded into counts so an attacker cannot fill the disk.
  */
 import { createHash } from 'node:crypto';
 import type { EventRepo, SecurityEvent, SecurityEventInput, Severity } from '../ports.ts';
@@ -33,7 +33,8 @@ export class EventLog {
   #tail: Promise<void> = Promise.resolve();
   #lastHash: string | null = null;
   #windowStart = 0;
-  #windowCount = 0;
+  /** Events per type in the current second: a flood of one type cannot crowd out another. */
+  #windowCounts = new Map<string, number>();
   #suppressed = new Map<string, number>();
 
   constructor(repo: EventRepo, options: { maxPerSecond?: number } = {}) {
@@ -50,9 +51,11 @@ export class EventLog {
     if (now - this.#windowStart >= 1000) {
       this.#flushSuppressed(now);
       this.#windowStart = now;
-      this.#windowCount = 0;
+      this.#windowCounts.clear();
     }
-    if (++this.#windowCount > this.#maxPerSecond) {
+    const count = (this.#windowCounts.get(type) ?? 0) + 1;
+    this.#windowCounts.set(type, count);
+    if (count > this.#maxPerSecond) {
       this.#suppressed.set(type, (this.#suppressed.get(type) ?? 0) + 1);
       return;
     }
