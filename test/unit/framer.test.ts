@@ -100,18 +100,19 @@ describe('Framer', () => {
       { weight: 5, arbitrary: fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)) },
       { weight: 1, arbitrary: fc.integer({ min: 16_380, max: 17_000 }).map((n) => Buffer.alloc(n, 0x5a)) },
     );
-    const packet: fc.Arbitrary<{ p: Packet; v: 4 | 5 }> = fc.oneof(
+    type Generated = { p: Packet; v: 4 | 5 };
+    const packet: fc.Arbitrary<Generated> = fc.oneof(
       fc.record({ topic, payload, qos, id, retain: fc.boolean(), dup: fc.boolean(), v: fc.constantFrom<4 | 5>(4, 5), user: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }) }).map(({ topic: t, payload: pl, qos: q, id: mid, retain, dup, v, user }) => {
         const p: Packet = { cmd: 'publish', topic: t, payload: pl, qos: q, retain, dup: q > 0 && dup };
         if (q > 0) p.messageId = mid;
         if (v === 5 && user !== undefined) p.properties = { userProperties: { k: user }, contentType: 'x' };
         return { p, v };
       }),
-      fc.record({ id, subs: fc.array(fc.record({ topic, qos }), { minLength: 1, maxLength: 4 }) }).map(({ id: mid, subs }) => ({ p: { cmd: 'subscribe', messageId: mid, subscriptions: subs }, v: 4 as const })),
-      fc.record({ id, topics: fc.array(topic, { minLength: 1, maxLength: 4 }) }).map(({ id: mid, topics }) => ({ p: { cmd: 'unsubscribe', messageId: mid, unsubscriptions: topics }, v: 4 as const })),
-      fc.record({ id, cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp') }).map(({ id: mid, cmd }) => ({ p: { cmd, messageId: mid }, v: 4 as const })),
-      fc.constantFrom<{ p: Packet; v: 4 | 5 }>({ p: { cmd: 'pingreq' }, v: 4 }, { p: { cmd: 'pingresp' }, v: 4 }, { p: { cmd: 'disconnect' }, v: 4 }),
-      fc.record({ clientId: fc.string({ maxLength: 23 }), keepalive: fc.integer({ min: 0, max: 65535 }) }).map(({ clientId, keepalive }) => ({ p: { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, clientId }, v: 4 as const })),
+      fc.record({ id, subs: fc.array(fc.record({ topic, qos }), { minLength: 1, maxLength: 4 }) }).map(({ id: mid, subs }): Generated => ({ p: { cmd: 'subscribe', messageId: mid, subscriptions: subs }, v: 4 })),
+      fc.record({ id, topics: fc.array(topic, { minLength: 1, maxLength: 4 }) }).map(({ id: mid, topics }): Generated => ({ p: { cmd: 'unsubscribe', messageId: mid, unsubscriptions: topics }, v: 4 })),
+      fc.record({ id, cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp') }).map(({ id: mid, cmd }): Generated => ({ p: { cmd, messageId: mid }, v: 4 })),
+      fc.constantFrom<Generated>({ p: { cmd: 'pingreq' }, v: 4 }, { p: { cmd: 'pingresp' }, v: 4 }, { p: { cmd: 'disconnect' }, v: 4 }),
+      fc.record({ clientId: fc.string({ maxLength: 23 }), keepalive: fc.integer({ min: 0, max: 65535 }) }).map(({ clientId, keepalive }): Generated => ({ p: { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, clientId }, v: 4 })),
     );
     const scenario = fc
       .array(packet, { minLength: 1, maxLength: 8 })

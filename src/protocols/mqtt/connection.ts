@@ -18,6 +18,7 @@ import type { HandlerContext, ListenerSettings, MqttServices } from './context.t
 import { Framer } from './framer.ts';
 import { dispatch } from './handlers/dispatch.ts';
 import { encodePublish } from './encode-publish.ts';
+import { checkPacket } from './validate-packet.ts';
 import { RC, V3 } from './reason-codes.ts';
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
@@ -126,7 +127,14 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   }
 
   sendPublish(delivery: Delivery, packetId: number | null, dup: boolean): void {
-    const frame = encodePublish(this, delivery, packetId, dup);
+    let frame: Buffer | null;
+    try {
+      frame = encodePublish(this, delivery, packetId, dup);
+    } catch (err) {
+      // An unencodable message is dropped for this client rather than thrown into the router.
+      this.record('mqtt.encode_error', 'critical', { topic: delivery.message.topic, error: err instanceof Error ? err.message : String(err) });
+      frame = null;
+    }
     if (frame === null) {
       // Too large for the client's Maximum Packet Size, or expired: dropped [MQTT-3.1.2-25].
       if (packetId !== null) queueMicrotask(() => this.session?.complete(packetId));
@@ -228,6 +236,12 @@ export class MqttConnection implements HandlerContext, DeliverySink {
       this.#malformed('incomplete packet');
       return;
     }
+    const problem = checkPacket(packet);
+    if (problem) {
+      if (problem.kind === 'malformed') this.#malformed(problem.why);
+      else this.fail(RC.PROTOCOL_ERROR, problem.why);
+      return;
+    }
     if (packet.cmd === 'publish' && !topicBytesAreUtf8(frame)) {
       // [MQTT-1.5.4-1] ill-formed UTF-8 in a topic is a malformed packet.
       this.#malformed('topic is not valid UTF-8');
@@ -242,10 +256,14 @@ export class MqttConnection implements HandlerContext, DeliverySink {
       }
       this.#state = 'connecting';
       this.#stream.pause();
-      dispatch(this, packet);
-      return;
     }
-    dispatch(this, packet);
+    try {
+      dispatch(this, packet);
+    } catch (err) {
+      // A bug in one handler ends one connection, never the process.
+      this.record('mqtt.handler_error', 'critical', { cmd: packet.cmd, error: err instanceof Error ? err.message : String(err) });
+      this.fail(RC.IMPLEMENTATION_SPECIFIC, 'internal error', 'critical');
+    }
   }
 
   #malformed(why: string): void {

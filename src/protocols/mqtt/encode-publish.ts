@@ -46,6 +46,7 @@ export function encodePublish(target: PublishTarget, d: Delivery, packetId: numb
   if (remainingExpiry !== null) props.messageExpiryInterval = remainingExpiry;
   if (d.subscriptionIds.length > 0) props.subscriptionIdentifier = d.subscriptionIds.length === 1 ? d.subscriptionIds[0]! : d.subscriptionIds;
   let topic = m.topic;
+  let newAlias: number | null = null;
   if (target.clientTopicAliasMaximum > 0) {
     const alias = target.outboundAliases.get(topic);
     if (alias !== undefined) {
@@ -53,12 +54,15 @@ export function encodePublish(target: PublishTarget, d: Delivery, packetId: numb
       topic = '';
     } else if (target.outboundAliases.size < target.clientTopicAliasMaximum) {
       // [MQTT-3.3.2-8] a new alias is sent with its topic, then the topic may be left empty.
-      props.topicAlias = target.outboundAliases.size + 1;
-      target.outboundAliases.set(topic, props.topicAlias);
+      newAlias = target.outboundAliases.size + 1;
+      props.topicAlias = newAlias;
     }
   }
   const frame = generate(target, d, packetId, dup, props, topic);
-  return fits(target, frame) ? frame : null;
+  if (!fits(target, frame)) return null;
+  // Only an alias the client actually received may be used later.
+  if (newAlias !== null) target.outboundAliases.set(m.topic, newAlias);
+  return frame;
 }
 
 function generate(target: PublishTarget, d: Delivery, packetId: number | null, dup: boolean, properties: PublishWireProperties | undefined, topic: string): Buffer {
