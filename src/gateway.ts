@@ -67,6 +67,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     maxInflight: config.mqtt.maxInflight,
     maxTopicLength: config.mqtt.maxTopicLength,
     maxTopicLevels: config.mqtt.maxTopicLevels,
+    maxRetainedMessages: config.mqtt.maxRetainedMessages,
     onStoreError: (err) => events.record('store.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }),
   });
   await broker.load(async (principalId) => principalFor(store, principalId, config));

@@ -56,6 +56,10 @@ export const configSchema = z.strictObject({
     /** Offline/overflow queue per session; QoS 0 is dropped first when it fills. */
     maxQueuedMessages: z.number().int().min(1).default(1000),
     topicAliasMaximum: z.number().int().min(0).max(65_535).default(64),
+    /** Filters one session may hold; more are refused with Quota exceeded. */
+    maxSubscriptionsPerSession: z.number().int().min(1).default(256),
+    /** Retained topics kept in all; a new one past this is refused with Quota exceeded. */
+    maxRetainedMessages: z.number().int().min(0).default(100_000),
     /** Upper bound on the session expiry a client may ask for, seconds. */
     maxSessionExpiry: z.number().int().min(0).max(0xffff_ffff).default(7 * 24 * 3600),
     /** When set, overrides the client's keep alive (v5 Server Keep Alive). */

@@ -269,3 +269,28 @@ describe('policy (minimal)', () => {
     }
   });
 });
+
+describe('quotas', () => {
+  it('refuses subscriptions past the per-session cap and retained topics past the global cap (0x97)', async () => {
+    const own = await startTestGateway({ ...lab, mqtt: { maxSubscriptionsPerSession: 2, maxRetainedMessages: 1, sysIntervalSeconds: 0 } });
+    try {
+      const c = await RawClient.connected(own.port('mqtt'), { clientId: 'quota' });
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lab/a', qos: 0 }, { topic: 'lab/b', qos: 0 }, { topic: 'lab/c', qos: 0 }] });
+      expect((await c.next('suback')).granted).toEqual([0, 0, 0x97]);
+      // Re-subscribing to a held filter is not a new one.
+      c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'lab/a', qos: 1 }] });
+      expect((await c.next('suback')).granted).toEqual([1]);
+      c.send({ cmd: 'publish', topic: 'lab/r1', payload: Buffer.from('1'), qos: 1, messageId: 3, retain: true, dup: false });
+      expect((await c.next('puback')).reasonCode ?? 0).toBe(0);
+      c.send({ cmd: 'publish', topic: 'lab/r2', payload: Buffer.from('2'), qos: 1, messageId: 4, retain: true, dup: false });
+      expect((await c.next('puback')).reasonCode).toBe(0x97);
+      // Replacing the one retained topic still works.
+      c.send({ cmd: 'publish', topic: 'lab/r1', payload: Buffer.from('3'), qos: 1, messageId: 5, retain: true, dup: false });
+      expect((await c.next('puback')).reasonCode ?? 0).toBe(0);
+      expect(own.gateway.broker.retainedCount).toBe(1);
+      c.destroy();
+    } finally {
+      await own.stop();
+    }
+  });
+});

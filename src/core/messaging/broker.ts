@@ -17,6 +17,7 @@ export interface BrokerOptions {
   maxInflight: number;
   maxTopicLength: number;
   maxTopicLevels: number;
+  maxRetainedMessages: number;
   onStoreError: (err: unknown) => void;
   onDrop?: (session: Session, reason: string) => void;
 }
@@ -197,6 +198,11 @@ export class Broker {
     this.#scheduleExpiry(session);
   }
 
+  /** Whether a retained message on this topic fits under the cap (deletes always fit). */
+  canRetain(topic: string): boolean {
+    return this.#retained.has(topic) || this.#retained.size < this.#opts.maxRetainedMessages;
+  }
+
   /** Routes a message to every matching subscription; updates retained state. */
   publish(message: AppMessage): void {
     this.stats.messagesReceived++;
@@ -350,6 +356,7 @@ export class Broker {
       if (this.#retained.delete(message.topic)) void this.#store.retained.delete(message.topic).catch(this.#opts.onStoreError);
       return;
     }
+    if (!this.canRetain(message.topic)) return;
     const r: RetainedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, properties: message.properties, expiresAt: message.expiresAt, storedAt: Date.now() };
     this.#retained.set(message.topic, r);
     void this.#store.retained.set(r).catch(this.#opts.onStoreError);

@@ -18,6 +18,8 @@ export interface MqttLimits {
   receiveMaximum: number;
   maxInflight: number;
   topicAliasMaximum: number;
+  maxSubscriptionsPerSession: number;
+  maxRetainedMessages: number;
   maxSessionExpiry: number;
   serverKeepAlive: number | null;
   maxKeepAlive: number;

@@ -45,6 +45,13 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
 
+  if (p.retain && p.payload.length > 0 && !services.broker.canRetain(topic)) {
+    conn.record('mqtt.retained_quota', 'warning', { topic });
+    if (p.qos === 1) conn.send(v5 ? { cmd: 'puback', messageId: packetId!, reasonCode: RC.QUOTA_EXCEEDED } : { cmd: 'puback', messageId: packetId! });
+    else if (p.qos === 2) conn.send(v5 ? { cmd: 'pubrec', messageId: packetId!, reasonCode: RC.QUOTA_EXCEEDED } : { cmd: 'pubrec', messageId: packetId! });
+    return;
+  }
+
   const expiry = p.properties?.messageExpiryInterval;
   const message: AppMessage = {
     topic,

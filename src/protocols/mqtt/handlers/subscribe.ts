@@ -37,6 +37,12 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
       granted.push(v5 ? RC.NOT_AUTHORIZED : V3_FAILURE);
       continue;
     }
+    const held = session.subscriptions.size + accepted.length;
+    if (held >= conn.services.limits.maxSubscriptionsPerSession && !session.subscriptions.has(s.topic)) {
+      conn.record('mqtt.subscription_quota', 'warning', { filter: s.topic, held });
+      granted.push(v5 ? RC.QUOTA_EXCEEDED : V3_FAILURE);
+      continue;
+    }
     const qos = Math.min(s.qos, 2) as 0 | 1 | 2;
     granted.push(qos);
     accepted.push({
