@@ -2,7 +2,10 @@
  * Benchmark runner: Palisade vs Mosquitto vs Aedes, same run, same load generator.
  *
  *   node bench/run.ts [--quick] [--only fanin,latency,...] [--brokers palisade,mosquitto]
- *                     [--tls openssl|palisade] [--no-calibrate] [--keep]
+ *                     [--tls openssl|palisade] [--no-calibrate] [--keep] [--profile]
+ *
+ * --profile runs the Node brokers under --cpu-prof; profiles land in bench/results/profiles/
+ * (summarise with `node bench/profile-summary.ts <file>`).
  *
  * Writes bench/results/latest.json (and a dated copy), prints the summary table, and on a full
  * run regenerates bench/BENCHMARKS.md. Every broker is a fresh child process per scenario/trial.
@@ -45,12 +48,14 @@ const { values: args } = parseArgs({
     tls: { type: 'string' },
     'no-calibrate': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 
 const only = args.only?.split(',').map((s) => s.trim()).filter((s) => s !== '') ?? [];
 const selected = only.length === 0 ? ALL : ALL.filter((s) => only.some((o) => s.id === o || s.id.startsWith(o)));
-const runCalibration = !args['no-calibrate'] && (only.length === 0 || only.includes('generator'));
+// Calibration runs on full runs and on request (`--only generator`); quick runs skip it for time.
+const runCalibration = !args['no-calibrate'] && (only.includes('generator') || (only.length === 0 && !args.quick));
 const brokers = (args.brokers?.split(',').map((s) => s.trim()) ?? BROKERS) as BrokerName[];
 for (const b of brokers) if (!(b in LAUNCHERS)) throw new Error(`unknown broker ${b}`);
 const opts: RunOptions = { quick: args.quick };
@@ -87,9 +92,12 @@ async function prepareTls(ctx: LaunchContext): Promise<{ palisade: TlsSet | null
   const p = palisadePaths(ctx);
   try {
     writePalisadeConfig(ctx);
-    for (const id of TLS_CLIENT_IDS) {
-      await palisadeCli(ctx, ['device', 'add', id, '--segment', 'bench', '--out', path.join(p.credsDir, id), '--config', p.config, '--data-dir', p.dataDir]);
-    }
+    const add = (id: string): Promise<string> =>
+      palisadeCli(ctx, ['device', 'add', id, '--segment', 'bench', '--out', path.join(p.credsDir, id), '--config', p.config, '--data-dir', p.dataDir]);
+    // The first one creates the PKI; the rest two at a time (SQLite copes, two cores).
+    const [first, ...rest] = TLS_CLIENT_IDS;
+    await add(first!);
+    for (let i = 0; i < rest.length; i += 2) await Promise.all(rest.slice(i, i + 2).map(add));
     let set = palisadeTlsSet(p.dataDir, p.credsDir);
     if (set === null) {
       // The server certificate may only be issued on first start.
@@ -111,8 +119,11 @@ function toTarget(rb: RunningBroker): Target {
   return { name: rb.name, pid: rb.pid, mqtt: rb.mqtt, mqtts };
 }
 
-async function runOne(scenario: Scenario, broker: BrokerName, ctx: LaunchContext): Promise<ScenarioResult> {
-  const rb = await LAUNCHERS[broker].start(ctx);
+async function runOne(scenario: Scenario, broker: BrokerName, ctx: LaunchContext, trial: number): Promise<ScenarioResult> {
+  const nodeFlags = args.profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=${scenario.id}-${broker}-${trial + 1}.cpuprofile`]
+    : [];
+  const rb = await LAUNCHERS[broker].start({ ...ctx, nodeFlags });
   try {
     return await withTimeout(scenario.run(toTarget(rb), opts), SCENARIO_TIMEOUT_MS, `${scenario.id} on ${broker}`);
   } finally {
@@ -149,7 +160,7 @@ async function main(): Promise<void> {
       for (const b of order) {
         if (failed.has(b)) continue;
         try {
-          const r = await runOne(scenario, b, ctxFor(b));
+          const r = await runOne(scenario, b, ctxFor(b), t);
           ok.set(b, [...(ok.get(b) ?? []), r]);
           log(`${scenario.id} ${b} trial ${t + 1}/${trials}: ${JSON.stringify(r.metrics)} ${JSON.stringify(r.details)}`);
         } catch (e) {

@@ -8,9 +8,8 @@ import { parser as mqttParser, type Packet, type QoS } from 'mqtt-packet';
 import { FrameScanner, PUBACK, PUBLISH, connectPacket, subscribePacket } from './wire.ts';
 
 export interface TlsClientOptions {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
+  /** Built once per identity (tls.createSecureContext) so a handshake does not re-parse PEM. */
+  secureContext: tls.SecureContext;
 }
 
 export interface Endpoint {
@@ -101,10 +100,10 @@ export class RawMqttClient {
   /** Opens the transport, sends CONNECT, and resolves after a successful CONNACK. */
   static async connect(ep: Endpoint, opts: ConnectOptions): Promise<RawMqttClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
+    const tcp = net.connect({ host: ep.host, port: ep.port, noDelay: opts.noDelay ?? true });
     const socket = ep.tls !== undefined
-      ? tls.connect({ host: ep.host, port: ep.port, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, rejectUnauthorized: true, checkServerIdentity: () => undefined })
-      : net.connect({ host: ep.host, port: ep.port });
-    socket.setNoDelay(opts.noDelay ?? true);
+      ? tls.connect({ socket: tcp, secureContext: ep.tls.secureContext, rejectUnauthorized: true, checkServerIdentity: () => undefined })
+      : tcp;
     const client = new RawMqttClient(socket);
     const connack = client.expect(2, timeoutMs);
     const ready = ep.tls !== undefined ? 'secureConnect' : 'connect';

@@ -23,3 +23,38 @@ export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
+
+/** Machine-wide CPU seconds so far: [busy, idle] over all cores (from /proc/stat). */
+export function machineCpuSeconds(): [number, number] {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return [(all - idle) / CLOCK_TICKS, idle / CLOCK_TICKS];
+}
+
+/**
+ * CPU use over an interval, in cores: the broker, this process (the generator), everything else
+ * on the machine, and what was left idle. `other` > 0.2 means the run shared the CPU.
+ */
+export class CpuWindow {
+  private readonly t0 = performance.now();
+  private readonly broker0: number;
+  private readonly self0 = selfCpuSeconds();
+  private readonly machine0 = machineCpuSeconds();
+  private readonly pid: number;
+
+  constructor(brokerPid: number) {
+    this.pid = brokerPid;
+    this.broker0 = cpuSeconds(brokerPid);
+  }
+
+  read(): { brokerCpuCores: number; generatorCpuCores: number; otherCpuCores: number; idleCores: number } {
+    const secs = (performance.now() - this.t0) / 1000;
+    const broker = (cpuSeconds(this.pid) - this.broker0) / secs;
+    const gen = (selfCpuSeconds() - this.self0) / secs;
+    const [busy1, idle1] = machineCpuSeconds();
+    const busy = (busy1 - this.machine0[0]) / secs;
+    const r = (x: number): number => Math.round(x * 100) / 100;
+    return { brokerCpuCores: r(broker), generatorCpuCores: r(gen), otherCpuCores: r(Math.max(0, busy - broker - gen)), idleCores: r((idle1 - this.machine0[1]) / secs) };
+  }
+}

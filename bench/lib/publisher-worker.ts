@@ -4,7 +4,7 @@
  * packet ids per connection. With a flow table, each publisher also stays at most `e2eWindow`
  * messages ahead of its slowest subscriber. Bounded by `maxMessages` per connection and `maxMs`.
  *
- * Messages: → ready | error ; ← start ; ← stop ; → done { sent[], acked[], disconnected }
+ * Messages: → ready | error ; ← start ; ← stop ; → done { sent[], acked[], stalls, disconnected }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QoS } from 'mqtt-packet';
@@ -37,18 +37,55 @@ interface Pub {
   sent: number;
   acked: number;
   inflight: number;
+  /** Flow-window bookkeeping: see `allowance`. */
+  skipTo: number;
+  lastSettled: number;
+  blockedSince: number;
+  receivedAtBlock: number;
+  stalls: number;
   start(): void;
 }
+
+/** A window with no progress for this long is written off even if nothing else moves either. */
+const STALL_MS = 2000;
 
 const cfg = workerData as PublisherConfig;
 const port = parentPort!;
 const flow = cfg.flow !== null && cfg.e2eWindow > 0 ? new FlowTable(cfg.flow.publishers, cfg.flow.subscribers, cfg.flow.buffer) : null;
 let running = false;
 
-/** How many more messages publisher `p` may send now. */
+/**
+ * How many more messages publisher `p` may send now. If the window is full and, since it filled,
+ * the subscribers have received more than everything that can be in flight (all publishers'
+ * windows, twice) without this publisher's progress moving, the broker has dropped the window's
+ * tail (nothing later exists to skip over it): write it off and carry on, counting a stall.
+ * STALL_MS is the fallback for a broker that delivers nothing at all.
+ */
 function allowance(p: Pub): number {
   const left = cfg.maxMessages - p.sent;
-  return flow === null ? left : Math.min(left, flow.settled(p.index) + cfg.e2eWindow - p.sent);
+  if (flow === null) return left;
+  const settled = flow.settled(p.index);
+  const n = Math.min(left, Math.max(settled, p.skipTo) + cfg.e2eWindow - p.sent);
+  if (n > 0 || settled !== p.lastSettled) {
+    p.lastSettled = settled;
+    p.blockedSince = 0;
+    return n;
+  }
+  const now = performance.now();
+  if (p.blockedSince === 0) {
+    p.blockedSince = now;
+    p.receivedAtBlock = flow.minReceived();
+  } else if (flow.minReceived() - p.receivedAtBlock > 2 * flow.publishers * cfg.e2eWindow || now - p.blockedSince > STALL_MS) {
+    p.skipTo = p.sent;
+    p.blockedSince = 0;
+    p.stalls++;
+    return Math.min(left, cfg.e2eWindow);
+  }
+  return n;
+}
+
+function newPub(client: RawMqttClient, index: number, start: () => void): Pub {
+  return { client, index, sent: 0, acked: 0, inflight: 0, skipTo: 0, lastSettled: 0, blockedSince: 0, receivedAtBlock: 0, stalls: 0, start };
 }
 
 function stamper(tmpl: PublishTemplate, p: Pub, ids?: () => number): (out: Buffer, base: number, i: number) => void {
@@ -61,7 +98,7 @@ function stamper(tmpl: PublishTemplate, p: Pub, ids?: () => number): (out: Buffe
 
 function qos0(client: RawMqttClient, topic: string, index: number): Pub {
   const tmpl = new PublishTemplate(topic, 0, cfg.payloadSize);
-  const pub: Pub = { client, index, sent: 0, acked: 0, inflight: 0, start: () => pump() };
+  const pub = newPub(client, index, () => pump());
   const stamp = stamper(tmpl, pub);
   const pump = (): void => {
     for (let writes = 0; running && !client.closed; writes++) {
@@ -90,7 +127,7 @@ function qos1(client: RawMqttClient, topic: string, index: number): Pub {
     nextId = nextId === 65535 ? 1 : nextId + 1;
     return id;
   };
-  const pub: Pub = { client, index, sent: 0, acked: 0, inflight: 0, start: () => refill() };
+  const pub = newPub(client, index, () => refill());
   const stamp = stamper(tmpl, pub, allocId);
   let timer: NodeJS.Timeout | null = null;
   const refill = (): void => {
@@ -144,7 +181,7 @@ async function main(): Promise<void> {
   running = false;
   // Let QoS 1 windows drain so `acked` is final (bounded).
   for (let i = 0; i < 60 && pubs.some((p) => p.inflight > 0 && !p.client.closed); i++) await sleep(50);
-  const result = { type: 'done', sent: pubs.map((p) => p.sent), acked: pubs.map((p) => p.acked), disconnected: pubs.filter((p) => p.client.closed).length };
+  const result = { type: 'done', sent: pubs.map((p) => p.sent), acked: pubs.map((p) => p.acked), stalls: pubs.reduce((a, p) => a + p.stalls, 0), disconnected: pubs.filter((p) => p.client.closed).length };
   await Promise.all(pubs.map((p) => p.client.close()));
   port.postMessage(result);
   port.close();

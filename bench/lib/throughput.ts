@@ -10,7 +10,7 @@ import type { Sample, SubscriberConfig } from './subscriber-worker.ts';
 import { WorkerHost } from './worker-host.ts';
 import { FlowTable } from './flow.ts';
 import { nowMs, sleep } from './clock.ts';
-import { cpuSeconds, selfCpuSeconds } from './proc.ts';
+import { CpuWindow } from './proc.ts';
 import { countAt, round } from './stats.ts';
 import type { ScenarioResult } from './scenario.ts';
 
@@ -75,12 +75,10 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
     for (const p of pubs) p.send({ type: 'start' });
     await sleep(spec.warmupMs);
     const t0 = nowMs();
-    const broker0 = cpuSeconds(brokerPid);
-    const self0 = selfCpuSeconds();
+    const cpuWindow = new CpuWindow(brokerPid);
     await sleep(spec.windowMs);
     const t1 = nowMs();
-    const brokerCpu = (cpuSeconds(brokerPid) - broker0) / ((t1 - t0) / 1000);
-    const genCpu = (selfCpuSeconds() - self0) / ((t1 - t0) / 1000);
+    const cpu = cpuWindow.read();
     for (const p of pubs) p.send({ type: 'stop' });
     const tStop = nowMs();
     const pubDone = await Promise.all(pubs.map((p) => p.waitFor('done', 15_000)));
@@ -103,6 +101,7 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
     // Messages never reached by the slowest subscriber's progress: still queued/stuck at the end.
     const tail = spec.subscribers.length === 0 ? 0 : sentPer.reduce((a, n, p) => a + Math.max(0, n - table.settled(p)), 0);
     const pubDisconnects = pubDone.reduce((a, d) => a + (d.disconnected as number), 0);
+    const stalls = pubDone.reduce((a, d) => a + (d.stalls as number), 0);
     const expected = published * spec.fanout;
     const rate = inWindow / ((t1 - t0) / 1000);
     return {
@@ -112,9 +111,9 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
         offeredRate: round(published / ((tStop - tStart) / 1000)),
         lossPct: round(expected > 0 ? (100 * (expected - delivered)) / expected : 0, 2),
         unarrivedTail: tail,
+        windowsWrittenOff: stalls,
         minPerSubscriber: Number.isFinite(minPerSubscriber) ? minPerSubscriber : 0,
-        brokerCpuCores: round(brokerCpu, 2),
-        generatorCpuCores: round(genCpu, 2),
+        ...cpu,
         disconnects: subDisconnects + pubDisconnects,
       },
     };

@@ -6,6 +6,7 @@
  * Messages: → ready ; ← start ; → done { ok, failed, firstError, elapsedMs }
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import { RawMqttClient } from './client.ts';
 import { nowMs } from './clock.ts';
@@ -32,7 +33,7 @@ async function run(): Promise<void> {
   let firstError = '';
   const t0 = nowMs();
   const lane = async (id: TlsClientIdentity): Promise<void> => {
-    const tls = { ca, cert: readFileSync(id.certFile), key: readFileSync(id.keyFile) };
+    const tls = { secureContext: createSecureContext({ ca, cert: readFileSync(id.certFile), key: readFileSync(id.keyFile) }) };
     while (started < cfg.maxConnections && nowMs() - t0 < cfg.maxMs) {
       started++;
       try {

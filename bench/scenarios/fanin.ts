@@ -9,7 +9,7 @@ function fanin(qos: QoS): Scenario {
   return {
     id: `fanin-qos${qos}`,
     title: `Fan-in, QoS ${qos} (10 publishers → 1 wildcard subscriber)`,
-    method: `${PUBLISHERS} publishers flood bench/<i>/t at QoS ${qos} (32-byte payload, ${qos === 0 ? 'batches of 100 per write, paced by TCP back-pressure' : 'window of 64 unacknowledged per publisher'}); one subscriber on bench/+/t at QoS ${qos}; messages received per second after warm-up.`,
+    method: `${PUBLISHERS} publishers flood bench/<i>/t at QoS ${qos} (32-byte payload, ${qos === 0 ? 'batches of 100 per write' : '64 unacknowledged per publisher'}, each publisher at most 1,000 messages ahead of the subscriber); one subscriber on bench/+/t at QoS ${qos}; messages received per second after warm-up.`,
     metrics: [{ key: 'rate', label: 'msg/s received', unit: 'msg/s', higherIsBetter: true }],
     trials: (o) => (o.quick ? 1 : 3),
     run: (target, o) => runThroughput(target.mqtt, target.pid, {

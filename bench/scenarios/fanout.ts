@@ -9,7 +9,7 @@ function fanout(qos: QoS): Scenario {
   return {
     id: `fanout-qos${qos}`,
     title: `Fan-out, QoS ${qos} (1 publisher → 100 subscribers)`,
-    method: `One publisher floods bench/fan/t at QoS ${qos} (32-byte payload, ${qos === 0 ? 'batches of 100 per write, paced by TCP back-pressure' : 'window of 64 unacknowledged'}); ${SUBSCRIBERS} subscribers of bench/fan/t at QoS ${qos} in two worker threads; deliveries per second summed over all subscribers after warm-up.`,
+    method: `One publisher floods bench/fan/t at QoS ${qos} (32-byte payload, ${qos === 0 ? 'batches of 100 per write' : '64 unacknowledged'}, at most 1,000 messages ahead of the slowest subscriber); ${SUBSCRIBERS} subscribers of bench/fan/t at QoS ${qos} in two worker threads; deliveries per second summed over all subscribers after warm-up.`,
     metrics: [{ key: 'rate', label: 'deliveries/s', unit: 'msg/s', higherIsBetter: true }],
     trials: (o) => (o.quick ? 1 : 3),
     run: (target, o) => runThroughput(target.mqtt, target.pid, {

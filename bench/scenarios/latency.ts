@@ -80,7 +80,7 @@ function latency(qos: QoS): Scenario {
       { key: 'p99', label: 'p99 ms', unit: 'ms', higherIsBetter: false },
     ],
     trials: () => 1,
-    run: (target, o) => measure(target, qos, 1000, o.quick ? 3000 : 10_000),
+    run: (target, o) => measure(target, qos, 1000, o.quick ? 2000 : 10_000),
   };
 }
 

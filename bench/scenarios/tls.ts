@@ -1,7 +1,7 @@
 /** TLS with client certificate: full handshakes + CONNECT/CONNACK/DISCONNECT per second. */
 import type { TlsWorkerConfig } from '../lib/tls-worker.ts';
 import { WorkerHost } from '../lib/worker-host.ts';
-import { cpuSeconds, selfCpuSeconds } from '../lib/proc.ts';
+import { CpuWindow } from '../lib/proc.ts';
 import { round } from '../lib/stats.ts';
 import type { Scenario, ScenarioResult, Target } from '../lib/scenario.ts';
 
@@ -21,12 +21,10 @@ async function measure(target: Target, maxConnections: number, maxMs: number): P
   });
   try {
     await Promise.all(hosts.map((h) => h.waitFor('ready', 10_000)));
-    const broker0 = cpuSeconds(target.pid);
-    const self0 = selfCpuSeconds();
-    const t0 = Date.now();
+    const cpuWindow = new CpuWindow(target.pid);
     for (const h of hosts) h.send({ type: 'start' });
     const done = await Promise.all(hosts.map((h) => h.waitFor('done', maxMs + 20_000)));
-    const seconds = (Date.now() - t0) / 1000;
+    const cpu = cpuWindow.read();
     const ok = done.reduce((a, d) => a + (d.ok as number), 0);
     const failed = done.reduce((a, d) => a + (d.failed as number), 0);
     const firstError = done.map((d) => d.firstError as string).find((e) => e !== '') ?? '';
@@ -37,8 +35,7 @@ async function measure(target: Target, maxConnections: number, maxMs: number): P
       details: {
         connections: ok, failed, ...(firstError !== '' ? { firstError } : {}),
         concurrency: t.clients.length, certificates: `${t.source}, ${t.keyType}`,
-        brokerCpuCores: round((cpuSeconds(target.pid) - broker0) / seconds, 2),
-        generatorCpuCores: round((selfCpuSeconds() - self0) / seconds, 2),
+        ...cpu,
       },
     };
   } finally {

@@ -106,6 +106,15 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
+/** Polls `cond` every 20 ms until it holds; rejects after `ms` (and stops polling). */
+export async function waitUntil(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what()}`);
+    await sleep(20);
+  }
+}
+
 /** Kills every process this harness started that is still running (SIGKILL, by pid). */
 export async function killAll(): Promise<void> {
   const waits: Array<Promise<ExitInfo>> = [];
@@ -176,8 +185,23 @@ export class ToolProcess {
         this.#notify();
         res({ command: this.command, code, signal, stdout: this.#stdout, stderr: this.#stderr, timedOut: this.#timedOut });
       };
-      child.once('close', finish);
-      child.once('error', () => finish(null, null));
+      let finished = false;
+      const once = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (finished) return;
+        finished = true;
+        finish(code, signal);
+      };
+      child.once('close', once);
+      child.once('error', () => once(null, null));
+      // A grandchild that inherited our pipes can hold 'close' back forever: after 'exit',
+      // give stdio a moment to drain, then stop waiting for it.
+      child.once('exit', (code, signal) => {
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          once(code, signal);
+        }, 1_000).unref();
+      });
     });
   }
 

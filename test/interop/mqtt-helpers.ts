@@ -4,6 +4,8 @@
  * the client is created (so nothing sent right after CONNACK is missed).
  */
 import { connect, type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { generate, parser, type IConnectPacket as WireConnect, type Parser } from 'mqtt-packet';
+import { connect as connectSocket, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from './harness.ts';
 
@@ -232,6 +234,7 @@ export function crash(conn: Conn): void {
 }
 
 export async function closeAllClients(): Promise<void> {
+  destroyRawClients();
   const all = [...clients];
   clients.clear();
   for (const c of all) c.end(true);
@@ -242,4 +245,102 @@ export async function closeAllClients(): Promise<void> {
 export async function quietFor(inbox: Inbox, pred: (m: Received) => boolean, ms: number): Promise<Received[]> {
   await sleep(ms);
   return inbox.messages.filter(pred);
+}
+
+/**
+ * A bare MQTT connection over a real socket (mqtt-packet codec), for flows MQTT.js will not
+ * produce on purpose: retransmitted QoS 2 PUBLISH, withheld acknowledgements, silence.
+ */
+export class RawClient {
+  readonly socket: Socket;
+  readonly received: Packet[] = [];
+  #parser: Parser;
+  #waiters = new Set<() => void>();
+  /** Packets already handed out by next(). */
+  #cursor = new Set<Packet>();
+  #closed = false;
+  readonly version: 4 | 5;
+
+  private constructor(socket: Socket, version: 4 | 5) {
+    this.socket = socket;
+    this.version = version;
+    this.#parser = parser({ protocolVersion: version });
+    this.#parser.on('packet', (p: Packet) => {
+      this.received.push(p);
+      this.#wake();
+    });
+    this.#parser.on('error', () => socket.destroy());
+    socket.on('data', (d: Buffer) => this.#parser.parse(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  static async connect(host: string, port: number, connectPacket: Omit<WireConnect, 'cmd'>, timeoutMs = 5_000): Promise<{ raw: RawClient; connack: IConnackPacket }> {
+    const socket = connectSocket(port, host);
+    rawSockets.add(socket);
+    socket.once('close', () => rawSockets.delete(socket));
+    await withTimeout(new Promise<void>((res, rej) => socket.once('connect', res).once('error', rej)), timeoutMs, `TCP connect to ${host}:${port}`);
+    const version = connectPacket.protocolVersion === 5 ? 5 : 4;
+    const raw = new RawClient(socket, version);
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', ...connectPacket });
+    const connack = (await raw.next('connack', timeoutMs)) as IConnackPacket;
+    return { raw, connack };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters) w();
+  }
+
+  send(packet: Packet): void {
+    this.socket.write(generate(packet, { protocolVersion: this.version }));
+  }
+
+  /** The first received packet of `cmd` not yet returned by next() (optionally matching). */
+  next(cmd: Packet['cmd'], timeoutMs = 5_000, match: (p: Packet) => boolean = () => true): Promise<Packet> {
+    return new Promise((res, rej) => {
+      const check = (): void => {
+        const hit = this.received.find((p) => p.cmd === cmd && !this.#cursor.has(p) && match(p));
+        if (hit) {
+          this.#cursor.add(hit);
+          cleanup();
+          res(hit);
+        } else if (this.#closed) {
+          cleanup();
+          rej(new Error(`connection closed while waiting for ${cmd}; received: ${this.received.map((p) => p.cmd).join(' ')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        rej(new Error(`timed out after ${timeoutMs} ms waiting for ${cmd}; received: ${this.received.map((p) => p.cmd).join(' ') || '(nothing)'}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  count(cmd: Packet['cmd']): number {
+    return this.received.filter((p) => p.cmd === cmd).length;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+const rawSockets = new Set<Socket>();
+
+export function destroyRawClients(): void {
+  for (const s of rawSockets) s.destroy();
+  rawSockets.clear();
 }

@@ -3,14 +3,17 @@
  * over TCP (device password), TLS (device certificate) and WebSocket over TLS.
  */
 import type { IClientOptions, IPublishPacket } from 'mqtt';
+import { generate } from 'mqtt-packet';
 import { randomUUID } from 'node:crypto';
+import { connect as connectSocket } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, Gateway, killAll, runTool, withTimeout, type DeviceCredentials } from './harness.ts';
-import { ackOf, close, closeAllClients, crash, open, publish, quietFor, refused, subscribeCodes, subscribeOk, type Conn } from './mqtt-helpers.ts';
+import { explain, Gateway, killAll, runTool, waitUntil, withTimeout, type DeviceCredentials } from './harness.ts';
+import WebSocket from 'ws';
+import { ackOf, close, closeAllClients, RawClient, crash, open, publish, quietFor, refused, subscribeCodes, subscribeOk, type Conn } from './mqtt-helpers.ts';
 
 type Version = 4 | 5;
 type Transport = 'tcp' | 'tls' | 'wss';
@@ -63,7 +66,7 @@ const dev: Record<string, DeviceCredentials> = {};
 
 beforeAll(async () => {
   gw = await Gateway.start(CONFIG);
-  const lab = ['tcp4', 'tcp5', 'tls4', 'tls5', 'wss4', 'wss5', 'alice', 'bob', 'carol', 'share1', 'share2', 'persist4', 'persist5', 'taken'];
+  const lab = ['tcp4', 'tcp5', 'tls4', 'tls5', 'wss4', 'wss5', 'alice', 'bob', 'carol', 'share1', 'share2', 'persist4', 'persist5', 'taken', 'rawpub'];
   for (const name of lab) dev[name] = await gw.addDevice(name, 'lab', { password: true });
   dev['ops'] = await gw.addDevice('ops', 'ops', { password: true });
   dev['mallory'] = await gw.addDevice('mallory', 'guest', { password: true });
@@ -136,6 +139,28 @@ describe('across transports and protocol versions', () => {
     expect((await tlsSub.inbox.waitForPayload(topic, 'cross')).packet.qos).toBe(1);
     expect((await wssSub.inbox.waitForPayload(topic, 'cross')).packet.qos).toBe(1);
     await Promise.all([close(tlsSub), close(wssSub), close(pub)]);
+  });
+});
+
+describe('WebSocket endpoint', () => {
+  function upgrade(path: string, protocols: string[]): Promise<{ protocol?: string; status?: number; error?: string }> {
+    const { host, port } = gw.endpoint('https');
+    const ws = new WebSocket(`wss://${host}:${port}${path}`, protocols, { ca: dev['alice']!.ca, rejectUnauthorized: true });
+    const outcome = new Promise<{ protocol?: string; status?: number; error?: string }>((res) => {
+      ws.once('open', () => res({ protocol: ws.protocol }));
+      ws.once('unexpected-response', (_req, resp) => res({ status: resp.statusCode }));
+      ws.once('error', (err) => res({ error: err.message }));
+    });
+    return withTimeout(outcome, 5_000, `WebSocket upgrade on ${path}`).finally(() => ws.terminate());
+  }
+
+  it('upgrades on /mqtt and selects the mqtt subprotocol', async () => {
+    expect(await upgrade('/mqtt', ['mqtt'])).toEqual({ protocol: 'mqtt' });
+  });
+
+  it('does not upgrade on another path', async () => {
+    const r = await upgrade('/not-mqtt', ['mqtt']);
+    expect(r.protocol, JSON.stringify(r)).toBeUndefined();
   });
 });
 
@@ -454,12 +479,10 @@ describe('MQTT 5 features', () => {
     const pub = await open(...target(gw, dev['alice']!, 'tcp', 5));
     const sent = Array.from({ length: 10 }, (_, i) => `job-${i}`);
     for (const s of sent) await publish(pub.client, topic, s, { qos: 1 });
-    await withTimeout(
-      (async () => {
-        while (a.inbox.on(topic).length + b.inbox.on(topic).length < sent.length) await sleep(20);
-      })(),
+    await waitUntil(
+      () => a.inbox.on(topic).length + b.inbox.on(topic).length >= sent.length,
       5_000,
-      `10 shared deliveries (a=${a.inbox.on(topic).length}, b=${b.inbox.on(topic).length})`,
+      () => `10 shared deliveries (a=${a.inbox.on(topic).length}, b=${b.inbox.on(topic).length})`,
     );
     await sleep(300);
     const gotA = a.inbox.on(topic).map((m) => m.payload.toString());
@@ -550,6 +573,283 @@ describe('will messages', () => {
   });
 });
 
+describe('subscription options, session lifecycle and limits', () => {
+  it('v5 no local: a subscriber does not get its own publications back', async () => {
+    const d = dev['alice']!;
+    const topic = `lab/${d.id}/nl/${uniq()}`;
+    const c = await open(...target(gw, d, 'tcp', 5));
+    expect(await subscribeCodes(c.client, { [topic]: { qos: 1, nl: true } })).toEqual([1]);
+    const other = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await publish(c.client, topic, 'mine', { qos: 1 });
+    await publish(other.client, topic, 'theirs', { qos: 1 });
+    await c.inbox.waitForPayload(topic, 'theirs');
+    expect(c.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['theirs']);
+    await Promise.all([close(c), close(other)]);
+  });
+
+  it('v5 retain as published keeps the retain flag on live delivery; retain handling 1 and 2 control retained delivery', async () => {
+    const d = dev['alice']!;
+    const topic = `lab/${d.id}/rh/${uniq()}`;
+    const pub = await open(...target(gw, d, 'tcp', 5));
+    await publish(pub.client, topic, 'stored', { qos: 1, retain: true });
+
+    const rap = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(rap.client, { [topic]: { qos: 1, rap: true, rh: 2 } });
+    const never = await open(...target(gw, dev['carol']!, 'tcp', 5));
+    await subscribeOk(never.client, { [topic]: { qos: 1, rh: 2 } });
+    await publish(pub.client, topic, 'fresh', { qos: 1, retain: true });
+    const live = await rap.inbox.waitForPayload(topic, 'fresh');
+    expect(live.packet.retain).toBe(true);
+    await never.inbox.waitForPayload(topic, 'fresh');
+    // rh 2: the retained 'stored' was not sent at subscribe time.
+    expect(rap.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['fresh']);
+    expect(never.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['fresh']);
+    expect(never.inbox.on(topic)[0]!.packet.retain).toBe(false);
+
+    // rh 1: retained messages only when the subscription is new.
+    const once = await open(...target(gw, dev['share1']!, 'tcp', 5));
+    await subscribeOk(once.client, { [topic]: { qos: 1, rh: 1 } });
+    await once.inbox.waitForPayload(topic, 'fresh');
+    await subscribeOk(once.client, { [topic]: { qos: 1, rh: 1 } });
+    await publish(pub.client, topic, 'sentinel', { qos: 1 });
+    await once.inbox.waitForPayload(topic, 'sentinel');
+    expect(once.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['fresh', 'sentinel']);
+    await publish(pub.client, topic, '', { qos: 1, retain: true });
+    await Promise.all([close(pub), close(rap), close(never), close(once)]);
+  });
+
+  it('v5 subscription identifiers are returned with matching publications', async () => {
+    const base = `lab/subid/${uniq()}`;
+    const c = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    expect(c.connack.properties?.subscriptionIdentifiersAvailable ?? true).toBe(true);
+    expect(await subscribeCodes(c.client, { [`${base}/a/#`]: { qos: 1 } }, { subscriptionIdentifier: 7 })).toEqual([1]);
+    expect(await subscribeCodes(c.client, { [`${base}/+/x`]: { qos: 1 } }, { subscriptionIdentifier: 9 })).toEqual([1]);
+    const pub = await open(...target(gw, dev['alice']!, 'tcp', 5));
+    await publish(pub.client, `${base}/a/x`, 'both', { qos: 1 });
+    await publish(pub.client, `${base}/b/x`, 'one', { qos: 1 });
+    const both = await c.inbox.waitForPayload(`${base}/a/x`, 'both');
+    const one = await c.inbox.waitForPayload(`${base}/b/x`, 'one');
+    // Overlapping subscriptions: either one delivery carrying both ids or one delivery per subscription.
+    const idsForBoth = c.inbox.on(`${base}/a/x`).flatMap((m) => [m.packet.properties?.subscriptionIdentifier ?? []].flat());
+    expect(idsForBoth.sort()).toEqual([7, 9]);
+    expect(both.payload.toString()).toBe('both');
+    expect([one.packet.properties?.subscriptionIdentifier].flat()).toEqual([9]);
+    await Promise.all([close(c), close(pub)]);
+  });
+
+  it('UNSUBSCRIBE stops delivery; v5 UNSUBACK says 0x11 for a filter that was not subscribed', async () => {
+    const d = dev['alice']!;
+    const topic = `lab/${d.id}/unsub/${uniq()}`;
+    const c = await open(...target(gw, d, 'tcp', 5));
+    await subscribeOk(c.client, topic, 1);
+    await publish(c.client, topic, 'before', { qos: 1 });
+    await c.inbox.waitForPayload(topic, 'before');
+    await withTimeout(c.client.unsubscribeAsync([topic, `${topic}/never`]), 5_000, 'UNSUBACK');
+    const unsuback = c.packets.filter((p) => p.cmd === 'unsuback').at(-1) as { granted?: number[] } | undefined;
+    expect(unsuback?.granted).toEqual([0x00, 0x11]);
+    await subscribeOk(c.client, `lab/${d.id}/unsub-sentinel`, 1);
+    await publish(c.client, topic, 'after', { qos: 1 });
+    await publish(c.client, `lab/${d.id}/unsub-sentinel`, 'sentinel', { qos: 1 });
+    await c.inbox.waitForPayload(`lab/${d.id}/unsub-sentinel`, 'sentinel');
+    expect(c.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['before']);
+    await close(c);
+  });
+
+  it('clean start discards a stored session, and v5 session expiry 0 ends the session at disconnect', async () => {
+    const d = dev['share2']!;
+    const topic = `lab/${d.id}/lifecycle/${uniq()}`;
+    // v3.1.1: clean false creates, clean true discards.
+    const a = await open(...target(gw, d, 'tcp', 4, { clean: false }));
+    await subscribeOk(a.client, topic, 1);
+    await close(a);
+    const b = await open(...target(gw, d, 'tcp', 4, { clean: true }));
+    expect(b.connack.sessionPresent).toBe(false);
+    await close(b);
+    const c = await open(...target(gw, d, 'tcp', 4, { clean: false }));
+    expect(c.connack.sessionPresent).toBe(false);
+    await close(c);
+    const wipe = await open(...target(gw, d, 'tcp', 4, { clean: true }));
+    await close(wipe);
+    // v5: clean start false without a session expiry interval: the session ends with the connection.
+    const e = await open(...target(gw, d, 'tcp', 5, { clean: false }));
+    expect(e.connack.sessionPresent).toBe(false);
+    await subscribeOk(e.client, topic, 1);
+    await close(e);
+    const f = await open(...target(gw, d, 'tcp', 5, { clean: false }));
+    expect(f.connack.sessionPresent).toBe(false);
+    await close(f);
+  });
+
+  it('a retained message whose expiry passed is no longer delivered to new subscribers', async () => {
+    const d = dev['alice']!;
+    const topic = `lab/${d.id}/retained-expiry/${uniq()}`;
+    const pub = await open(...target(gw, d, 'tcp', 5));
+    await publish(pub.client, topic, 'brief', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
+    await sleep(2_200);
+    const sub = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(sub.client, topic, 1);
+    await publish(pub.client, topic, 'sentinel', { qos: 1 });
+    await sub.inbox.waitForPayload(topic, 'sentinel');
+    expect(sub.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['sentinel']);
+    await Promise.all([close(pub), close(sub)]);
+  });
+
+  it('v5 will delay: the will waits for the delay and is cancelled by a reconnect within it', async () => {
+    const d = dev['carol']!;
+    const topic = `lab/${d.id}/delayed/${uniq()}`;
+    const watcher = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(watcher.client, topic, 1);
+    const opts = { clean: false, properties: { sessionExpiryInterval: 60 }, will: { topic, payload: Buffer.from('late'), qos: 1 as const, retain: false, properties: { willDelayInterval: 2 } } };
+    const first = await open(...target(gw, d, 'tcp', 5, { ...opts, will: { ...opts.will, payload: Buffer.from('cancelled') } }));
+    crash(first);
+    await sleep(500);
+    const back = await open(...target(gw, d, 'tcp', 5, opts));
+    const t0 = Date.now();
+    crash(back);
+    const will = await watcher.inbox.waitForPayload(topic, 'late', 8_000);
+    expect(will.at - t0).toBeGreaterThanOrEqual(1_500);
+    await sleep(300);
+    expect(watcher.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['late']);
+    const wipe = await open(...target(gw, d, 'tcp', 5, { clean: true }));
+    await Promise.all([close(wipe), close(watcher)]);
+  });
+
+  it('a 512 KiB payload round-trips intact at QoS 1', async () => {
+    const d = dev['alice']!;
+    const topic = `lab/${d.id}/big/${uniq()}`;
+    const c = await open(...target(gw, d, 'tls', 5));
+    await subscribeOk(c.client, topic, 1);
+    const payload = Buffer.alloc(512 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+    await publish(c.client, topic, payload, { qos: 1 }, 10_000);
+    const m = await c.inbox.waitForTopic(topic, 10_000);
+    expect(m.payload.equals(payload)).toBe(true);
+    await close(c);
+  });
+
+  it('QoS 1 publications from one client arrive in order', async () => {
+    const topic = `lab/order/${uniq()}`;
+    const sub = await open(...target(gw, dev['bob']!, 'wss', 5));
+    await subscribeOk(sub.client, topic, 1);
+    const pub = await open(...target(gw, dev['alice']!, 'tcp', 4));
+    const sent = Array.from({ length: 200 }, (_, i) => String(i));
+    await withTimeout(Promise.all(sent.map((p) => pub.client.publishAsync(topic, p, { qos: 1 }))), 10_000, '200 PUBACKs');
+    const got = await sub.inbox.waitForCount((m) => m.topic === topic, sent.length, 10_000);
+    expect(got.map((m) => m.payload.toString())).toEqual(sent);
+    await Promise.all([close(sub), close(pub)]);
+  });
+
+  it('keep alive: a silent client is disconnected after 1.5 x keep alive and its will is published', async () => {
+    const d = dev['carol']!;
+    const topic = `lab/${d.id}/keepalive/${uniq()}`;
+    const watcher = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(watcher.client, topic, 1);
+    const { host, port } = gw.endpoint('mqtt');
+    const sock = connectSocket(port, host);
+    let received = Buffer.alloc(0);
+    // Read everything, or the socket never reports the broker's close.
+    sock.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+    });
+    try {
+      await withTimeout(new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej)), 5_000, 'TCP connect');
+      const t0 = Date.now();
+      sock.write(generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: d.id, keepalive: 1, username: d.id, password: Buffer.from(d.password!), will: { topic, payload: Buffer.from('silent'), qos: 1, retain: false } }));
+      const closedAt = await withTimeout(new Promise<number>((res) => sock.once('close', () => res(Date.now()))), 8_000, 'the broker to close a silent connection');
+      expect([...received.subarray(0, 4)], 'CONNACK accepted').toEqual([0x20, 0x02, 0x00, 0x00]);
+      expect(closedAt - t0).toBeGreaterThanOrEqual(1_000);
+      expect(closedAt - t0).toBeLessThanOrEqual(3_500);
+      await watcher.inbox.waitForPayload(topic, 'silent');
+    } finally {
+      sock.destroy();
+      await close(watcher);
+    }
+  });
+});
+
+describe('QoS flows on the wire (raw MQTT over a real socket)', () => {
+  function rawTarget(d: DeviceCredentials, version: Version, clean: boolean, extra: Record<string, unknown> = {}): Parameters<typeof RawClient.connect> {
+    const { host, port } = gw.endpoint('mqtt');
+    return [host, port, { protocolVersion: version, clientId: d.id, clean, keepalive: 30, username: d.id, password: Buffer.from(d.password!), ...extra }];
+  }
+
+  it('QoS 2 in: a retransmitted PUBLISH (DUP) before PUBREL is acknowledged again and delivered once [MQTT-4.3.3-9]', async () => {
+    const topic = `lab/q2in/${uniq()}`;
+    const watcher = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(watcher.client, topic, 2);
+    const { raw, connack } = await RawClient.connect(...rawTarget(dev['rawpub']!, 4, true));
+    expect(connack.returnCode).toBe(0);
+    const pkt = { cmd: 'publish', topic, payload: Buffer.from('once'), qos: 2, messageId: 11, retain: false, dup: false } as const;
+    raw.send(pkt);
+    await raw.next('pubrec', 5_000, (p) => p.messageId === 11);
+    raw.send({ ...pkt, dup: true });
+    await raw.next('pubrec', 5_000, (p) => p.messageId === 11);
+    raw.send({ cmd: 'pubrel', messageId: 11 });
+    await raw.next('pubcomp', 5_000, (p) => p.messageId === 11);
+    raw.send({ cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 1, messageId: 12, retain: false, dup: false });
+    await raw.next('puback', 5_000, (p) => p.messageId === 12);
+    await watcher.inbox.waitForPayload(topic, 'sentinel');
+    expect(watcher.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['once', 'sentinel']);
+    raw.destroy();
+    await close(watcher);
+  });
+
+  it('QoS 2 in: the packet id state survives a reconnect of a persistent session; no duplicate delivery', async () => {
+    const topic = `lab/q2in-resume/${uniq()}`;
+    const watcher = await open(...target(gw, dev['bob']!, 'tcp', 5));
+    await subscribeOk(watcher.client, topic, 2);
+    const d = dev['rawpub']!;
+    const first = await RawClient.connect(...rawTarget(d, 4, false));
+    expect(first.connack.returnCode).toBe(0);
+    const pkt = { cmd: 'publish', topic, payload: Buffer.from('resumed'), qos: 2, messageId: 21, retain: false, dup: false } as const;
+    first.raw.send(pkt);
+    await first.raw.next('pubrec', 5_000, (p) => p.messageId === 21);
+    first.raw.destroy();
+    // The PUBREC "was lost": the client resends the PUBLISH on the resumed session.
+    const second = await RawClient.connect(...rawTarget(d, 4, false));
+    expect(second.connack.sessionPresent).toBe(true);
+    second.raw.send({ ...pkt, dup: true });
+    await second.raw.next('pubrec', 5_000, (p) => p.messageId === 21);
+    second.raw.send({ cmd: 'pubrel', messageId: 21 });
+    await second.raw.next('pubcomp', 5_000, (p) => p.messageId === 21);
+    second.raw.send({ cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 1, messageId: 22, retain: false, dup: false });
+    await second.raw.next('puback', 5_000, (p) => p.messageId === 22);
+    await watcher.inbox.waitForPayload(topic, 'sentinel');
+    expect(watcher.inbox.on(topic).map((m) => m.payload.toString())).toEqual(['resumed', 'sentinel']);
+    second.raw.destroy();
+    const wipe = await RawClient.connect(...rawTarget(d, 4, true));
+    wipe.raw.send({ cmd: 'disconnect' });
+    wipe.raw.destroy();
+    await close(watcher);
+  });
+
+  it("v5 flow control: no more unacknowledged QoS 1 PUBLISHes than the client's Receive Maximum", async () => {
+    const topic = `lab/flow/${uniq()}`;
+    const { raw, connack } = await RawClient.connect(...rawTarget(dev['rawpub']!, 5, true, { properties: { receiveMaximum: 2 } }));
+    expect(connack.reasonCode).toBe(0);
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    const suback = await raw.next('suback');
+    expect(suback.cmd === 'suback' ? suback.granted : undefined).toEqual([1]);
+    const pub = await open(...target(gw, dev['alice']!, 'tcp', 5));
+    for (let i = 0; i < 5; i++) await publish(pub.client, topic, `m${i}`, { qos: 1 });
+    const firstTwo = [await raw.next('publish'), await raw.next('publish')];
+    await sleep(500);
+    expect(raw.count('publish'), 'PUBLISH packets in flight with Receive Maximum 2').toBe(2);
+    raw.send({ cmd: 'puback', messageId: firstTwo[0]!.messageId! });
+    const third = await raw.next('publish', 5_000);
+    await sleep(300);
+    expect(raw.count('publish')).toBe(3);
+    raw.send({ cmd: 'puback', messageId: firstTwo[1]!.messageId! });
+    raw.send({ cmd: 'puback', messageId: third.messageId! });
+    const rest = [await raw.next('publish'), await raw.next('publish')];
+    for (const p of rest) raw.send({ cmd: 'puback', messageId: p.messageId! });
+    const payloads = [...firstTwo, third, ...rest].map((p) => (p.cmd === 'publish' ? p.payload.toString() : ''));
+    expect(payloads).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    raw.destroy();
+    await close(pub);
+  });
+});
+
 // Runs last: it restarts the gateway (ports change; the gateway is re-read through gw.endpoint).
 describe('persistent sessions across a gateway restart', () => {
   it('queued QoS 1/2 messages and retained messages survive a restart; QoS 2 arrives exactly once', async () => {
@@ -575,19 +875,51 @@ describe('persistent sessions across a gateway restart', () => {
       for (const p of payloads) await publish(pub.client, topic, p, { qos: p.startsWith('q1') ? 1 : 2 });
     }
     await publish(pub.client, retainedTopic, 'kept', { qos: 1, retain: true });
+    // v5 properties of a queued message must survive the store round trip.
+    const correlation = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
+    await publish(pub.client, topic5, 'with-props', { qos: 1, properties: { userProperties: { k: 'v', multi: ['1', '2'] }, correlationData: correlation, responseTopic: 'lab/persist/reply', contentType: 'text/plain' } });
     await close(pub);
+
+    // An inbound QoS 2 exchange left between PUBREC and PUBREL across the restart.
+    const rawDev = dev['rawpub']!;
+    const rawOpts = (): Parameters<typeof RawClient.connect> => {
+      const { host, port } = gw.endpoint('mqtt');
+      return [host, port, { protocolVersion: 5, clientId: rawDev.id, clean: false, keepalive: 30, username: rawDev.id, password: Buffer.from(rawDev.password!), properties: { sessionExpiryInterval: 3600 } }];
+    };
+    const q2 = { cmd: 'publish', topic: topic5, payload: Buffer.from('raw-q2'), qos: 2, messageId: 31, retain: false, dup: false } as const;
+    const before = await RawClient.connect(...rawOpts());
+    before.raw.send(q2);
+    await before.raw.next('pubrec', 5_000, (p) => p.messageId === 31);
+    before.raw.destroy();
 
     const exit = await gw.restart();
     expect(exit, `gateway stderr:\n${gw.stderr}`).toEqual({ code: 0, signal: null, killed: false });
+
+    // The publisher's QoS 2 state survived: a resent PUBLISH is PUBRECed, PUBREL completes.
+    const after = await RawClient.connect(...rawOpts());
+    expect(after.connack.sessionPresent).toBe(true);
+    after.raw.send({ ...q2, dup: true });
+    const rec = await after.raw.next('pubrec', 5_000, (p) => p.messageId === 31);
+    expect(rec.cmd === 'pubrec' ? rec.reasonCode ?? 0 : -1).toBe(0);
+    after.raw.send({ cmd: 'pubrel', messageId: 31 });
+    const comp = await after.raw.next('pubcomp', 5_000, (p) => p.messageId === 31);
+    expect(comp.cmd === 'pubcomp' ? comp.reasonCode ?? 0 : -1, 'PUBCOMP reason (0x92 = packet identifier not found)').toBe(0);
+    after.raw.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+    after.raw.destroy();
 
     const r4 = await open(...p4());
     const r5 = await open(...p5());
     expect(r4.connack.sessionPresent).toBe(true);
     expect(r5.connack.sessionPresent).toBe(true);
-    for (const [conn, topic] of [[r4, topic4], [r5, topic5]] as const) {
-      await conn.inbox.waitForCount((m) => m.topic === topic, payloads.length, 10_000, `${payloads.length} queued messages on ${topic}`);
-    }
+    await r4.inbox.waitForCount((m) => m.topic === topic4, payloads.length, 10_000, `${payloads.length} queued messages on ${topic4}`);
+    await r5.inbox.waitForCount((m) => m.topic === topic5, payloads.length + 2, 10_000, `${payloads.length + 2} queued messages on ${topic5}`);
     await sleep(1_500);
+    const props = r5.inbox.on(topic5).find((m) => m.payload.toString() === 'with-props')?.packet.properties;
+    expect(props?.userProperties).toEqual({ k: 'v', multi: ['1', '2'] });
+    expect(Buffer.from(props?.correlationData ?? []).equals(correlation)).toBe(true);
+    expect(props?.responseTopic).toBe('lab/persist/reply');
+    expect(props?.contentType).toBe('text/plain');
+    expect(r5.inbox.on(topic5).filter((m) => m.payload.toString() === 'raw-q2'), 'raw-q2 delivered exactly once').toHaveLength(1);
     for (const [conn, topic] of [[r4, topic4], [r5, topic5]] as const) {
       const got = conn.inbox.on(topic);
       const q2 = got.filter((m) => m.payload.toString().startsWith('q2'));

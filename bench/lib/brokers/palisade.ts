@@ -59,7 +59,7 @@ export const palisade: BrokerLauncher = {
     writePalisadeConfig(ctx);
     const portsFile = path.join(p.dataDir, 'ports.json');
     rmSync(portsFile, { force: true });
-    const proc = spawnBroker(process.execPath, [p.cli, 'start', '--config', p.config, '--data-dir', p.dataDir], { cwd: ctx.repoRoot });
+    const proc = spawnBroker(process.execPath, [...(ctx.nodeFlags ?? []), p.cli, 'start', '--config', p.config, '--data-dir', p.dataDir], { cwd: ctx.repoRoot });
     try {
       const deadline = Date.now() + 30_000;
       let ports: PortsFile | null = null;

@@ -8,6 +8,8 @@ export interface LaunchContext {
   repoRoot: string;
   /** Certificates for the TLS listener; null when TLS material could not be prepared. */
   tls: TlsSet | null;
+  /** Extra `node` flags for the Node.js brokers (e.g. --cpu-prof). */
+  nodeFlags?: string[];
 }
 
 export interface RunningBroker {

@@ -39,17 +39,12 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   if (!decision.allowed) {
     services.broker.stats.publishDenied++;
     conn.record('mqtt.publish_denied', 'warning', { topic, rule: decision.rule });
-    // v5 says so in the ack; 3.1.1 has no way to, so the ack is normal and the message dropped.
-    if (p.qos === 1) conn.send(v5 ? { cmd: 'puback', messageId: packetId!, reasonCode: RC.NOT_AUTHORIZED } : { cmd: 'puback', messageId: packetId! });
-    else if (p.qos === 2) conn.send(v5 ? { cmd: 'pubrec', messageId: packetId!, reasonCode: RC.NOT_AUTHORIZED } : { cmd: 'pubrec', messageId: packetId! });
-    return;
+    return ackRefused(conn, p, RC.NOT_AUTHORIZED);
   }
 
   if (p.retain && p.payload.length > 0 && !services.broker.canRetain(topic)) {
     conn.record('mqtt.retained_quota', 'warning', { topic });
-    if (p.qos === 1) conn.send(v5 ? { cmd: 'puback', messageId: packetId!, reasonCode: RC.QUOTA_EXCEEDED } : { cmd: 'puback', messageId: packetId! });
-    else if (p.qos === 2) conn.send(v5 ? { cmd: 'pubrec', messageId: packetId!, reasonCode: RC.QUOTA_EXCEEDED } : { cmd: 'pubrec', messageId: packetId! });
-    return;
+    return ackRefused(conn, p, RC.QUOTA_EXCEEDED);
   }
 
   const expiry = p.properties?.messageExpiryInterval;
@@ -73,6 +68,16 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   };
   // Acknowledge only once what was routed to persistent sessions is on disk.
   void services.broker.persisted().then(ack);
+}
+
+/**
+ * Acknowledges a publish that was not routed. v5 says why in the ack; 3.1.1 has no way to, so
+ * its ack is the normal one and the message is dropped (the security event says why).
+ */
+function ackRefused(conn: MqttConnection, p: IPublishPacket, reasonCode: number): void {
+  if (p.qos === 0) return;
+  const cmd = p.qos === 1 ? 'puback' : 'pubrec';
+  conn.send(conn.version === 5 ? { cmd, messageId: p.messageId!, reasonCode } : { cmd, messageId: p.messageId! });
 }
 
 function resolveAlias(conn: MqttConnection, p: IPublishPacket): string | null {
