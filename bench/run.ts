@@ -25,6 +25,8 @@ import { summaryTable } from './lib/render.ts';
 import { BROKERS, type BrokerOutcome, type RunResults, type ScenarioRecord } from './lib/results.ts';
 import type { BrokerName, RunOptions, Scenario, ScenarioResult, Target } from './lib/scenario.ts';
 import { median } from './lib/stats.ts';
+import { sleep } from './lib/clock.ts';
+import { machineCpuSeconds } from './lib/proc.ts';
 import { describeKey, opensslTlsSet, palisadeTlsSet, TLS_CLIENT_IDS, type TlsSet } from './lib/tls-material.ts';
 import { calibrate } from './scenarios/generator.ts';
 import { faninQos0, faninQos1 } from './scenarios/fanin.ts';
@@ -78,6 +80,26 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+let quietWaitLeftMs = 60_000;
+
+/**
+ * The machine is shared: before a measurement, wait (bounded: 8 s per run, 60 s per pass) until
+ * other processes use less than half a core. Returns the busy cores seen last.
+ */
+async function waitForQuiet(): Promise<number> {
+  const deadline = Date.now() + Math.min(8000, quietWaitLeftMs);
+  const t0 = Date.now();
+  let busy: number;
+  for (;;) {
+    const [b0] = machineCpuSeconds();
+    await sleep(300);
+    busy = (machineCpuSeconds()[0] - b0) / 0.3;
+    if (busy < 0.5 || Date.now() >= deadline) break;
+  }
+  quietWaitLeftMs -= Date.now() - t0;
+  return Math.round(busy * 100) / 100;
+}
+
 function version(cmd: () => string): string {
   try { return cmd().trim(); } catch { return 'unknown'; }
 }
@@ -125,7 +147,9 @@ async function runOne(scenario: Scenario, broker: BrokerName, ctx: LaunchContext
     : [];
   const rb = await LAUNCHERS[broker].start({ ...ctx, nodeFlags });
   try {
-    return await withTimeout(scenario.run(toTarget(rb), opts), SCENARIO_TIMEOUT_MS, `${scenario.id} on ${broker}`);
+    const busyBefore = await waitForQuiet();
+    const r = await withTimeout(scenario.run(toTarget(rb), opts), SCENARIO_TIMEOUT_MS, `${scenario.id} on ${broker}`);
+    return { ...r, details: { ...r.details, busyCoresBefore: busyBefore } };
   } finally {
     await rb.stop();
   }

@@ -7,6 +7,7 @@ import { RawMqttClient } from '../lib/client.ts';
 import { PublishTemplate, publishPayloadOffset, publishPacketId, pubackPacket } from '../lib/wire.ts';
 import { nowMs, sleep } from '../lib/clock.ts';
 import { percentile, round } from '../lib/stats.ts';
+import { CpuWindow } from '../lib/proc.ts';
 import type { Scenario, ScenarioResult, Target } from '../lib/scenario.ts';
 
 const RATE = 1000;
@@ -38,6 +39,7 @@ async function measure(target: Target, qos: QoS, warmupMs: number, measureMs: nu
     };
     const tmpl = new PublishTemplate(topic, qos, 12);
     let sent = 0;
+    const cpuWindow = new CpuWindow(target.pid);
     const t0 = nowMs();
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
@@ -56,6 +58,7 @@ async function measure(target: Target, qos: QoS, warmupMs: number, measureMs: nu
         }
       }, 1);
     });
+    const cpu = cpuWindow.read();
     for (let i = 0; i < 40 && received < sent; i++) await sleep(50);
     const lat = latenciesUs.slice(0, measured).sort();
     return {
@@ -63,6 +66,7 @@ async function measure(target: Target, qos: QoS, warmupMs: number, measureMs: nu
       details: {
         sent, received, lost: sent - received, measured,
         p999Ms: round(percentile(lat, 99.9) / 1000, 3), maxMs: round((lat[lat.length - 1] ?? Number.NaN) / 1000, 3),
+        ...cpu,
       },
     };
   } finally {
