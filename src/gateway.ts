@@ -18,6 +18,8 @@ import type { MqttLimits } from './protocols/mqtt/context.ts';
 import { startHttpsListener, startTcpListener, startTlsListener, type BoundListener } from './protocols/mqtt/listeners.ts';
 import { MqttServer } from './protocols/mqtt/server.ts';
 import { Admission } from './shield/admission.ts';
+import { AuthThrottle } from './shield/auth-throttle.ts';
+import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
 import { ensureSetupSecret } from './store/setup-secret.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -49,6 +51,7 @@ export function defaultHostnames(): string[] {
 export async function startGateway(config: PalisadeConfig, logger: Logger): Promise<Gateway> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = openSecretBox(dataDir, config.secrets);
   const store = await openSqliteStore(join(dataDir, 'palisade.db'));
   const events = new EventLog(store.events);
   events.onEvent((e) => {
@@ -57,7 +60,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   });
 
   const hostnames = config.hostnames.length > 0 ? config.hostnames : defaultHostnames();
-  const pki = await ensurePki(dataDir, hostnames, store);
+  const pki = await ensurePki(dataDir, hostnames, store, secrets);
   const setupSecret = await ensureSetupSecret(dataDir);
 
   const limits: MqttLimits = { ...config.mqtt };
@@ -75,7 +78,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const authenticator = new Authenticator(store);
   const policy = new MinimalPolicyEngine(config.policy.segments);
   const admission = new Admission(config.shield);
-  const mqtt = new MqttServer({ broker, authenticator, policy, events, limits }, admission);
+  const throttle = new AuthThrottle(config.shield.authThrottle);
+  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
 
   const bound: BoundListener[] = [];

@@ -6,6 +6,8 @@ import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { registerDevice } from '../core/fleet/register-device.ts';
 import { chainPem } from '../core/pki/index.ts';
 import type { Store } from '../core/ports.ts';
+import type { PalisadeConfig } from '../config/schema.ts';
+import { openSecretBox } from '../store/master-key.ts';
 import { ensurePki } from '../store/pki-files.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { defaultHostnames } from '../gateway.ts';
@@ -18,13 +20,13 @@ interface AddOptions extends CommonOptions {
   days?: string;
 }
 
-async function withStore<T>(opts: CommonOptions, fn: (store: Store, dataDir: string, hostnames: string[]) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: CommonOptions, fn: (store: Store, dataDir: string, hostnames: string[], config: PalisadeConfig) => Promise<T>): Promise<T> {
   const config = configFrom(opts);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = await openSqliteStore(join(dataDir, 'palisade.db'));
   try {
-    return await fn(store, dataDir, config.hostnames.length > 0 ? config.hostnames : defaultHostnames());
+    return await fn(store, dataDir, config.hostnames.length > 0 ? config.hostnames : defaultHostnames(), config);
   } finally {
     await store.close();
   }
@@ -41,8 +43,8 @@ export function registerDeviceCommands(program: Command): void {
     .action(async (name: string, opts: AddOptions) => {
       const days = Number(opts.days ?? '30');
       if (!Number.isInteger(days) || days < 1 || days > 825) throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, '--days must be an integer from 1 to 825');
-      await withStore(opts, async (store, dataDir, hostnames) => {
-        const pki = await ensurePki(dataDir, hostnames, store);
+      await withStore(opts, async (store, dataDir, hostnames, config) => {
+        const pki = await ensurePki(dataDir, hostnames, store, openSecretBox(dataDir, config.secrets));
         const { certificate, password } = await registerDevice(store, pki.ca, { id: name, segment: opts.segment, days, withPassword: opts.password === true });
         const out = resolve(opts.out ?? `${name}-creds`);
         mkdirSync(out, { recursive: true, mode: 0o700 });

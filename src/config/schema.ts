@@ -79,6 +79,21 @@ export const configSchema = z.strictObject({
     maxConnections: z.number().int().min(1).default(100_000),
     /** Concurrent connections from one source address. */
     maxConnectionsPerAddress: z.number().int().min(1).default(1000),
+    /** Brute-force protection: failed logins per key before a ban that doubles each time. */
+    authThrottle: z.strictObject({
+      addressThreshold: z.number().int().min(1).default(10),
+      usernameThreshold: z.number().int().min(1).default(20),
+      certificateThreshold: z.number().int().min(1).default(5),
+      baseBanMs: z.number().int().min(1).default(1000),
+      maxBanMs: z.number().int().min(1).default(3_600_000),
+      windowMs: z.number().int().min(1).default(900_000),
+    }).prefault({}),
+  }).prefault({}),
+  secrets: z.strictObject({
+    /** Master keyring file for secrets at rest (0600); null: DATA_DIR/master.key, created on first start. */
+    masterKeyFile: z.string().min(1).nullable().default(null),
+    /** Name of an environment variable holding the master key (base64) or keyring JSON instead of a file. */
+    masterKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).nullable().default(null),
   }).prefault({}),
   policy: z.strictObject({
     /**

@@ -6,6 +6,8 @@
  * Binary payloads are Buffers; times are epoch milliseconds; `null` means "absent" in records.
  */
 
+import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+
 export type DeviceStatus = 'active' | 'disabled';
 
 export interface Device {
@@ -188,6 +190,32 @@ export interface EventRepo {
   last(): Promise<SecurityEvent | null>;
 }
 
+export interface PolicyTarget {
+  kind: 'segment' | 'device';
+  /** Segment name or device id. */
+  id: string;
+}
+
+/**
+ * Policy documents and where they are attached. Documents are validated by core
+ * (parsePolicyDocument) before they reach the store, and come back as they were put.
+ */
+export interface PolicyRepo {
+  /** Creates or replaces the document with this name; attachments are kept. */
+  put(doc: PolicyDocument): Promise<void>;
+  get(name: string): Promise<PolicyDocument | null>;
+  /** Every document, by name. */
+  list(): Promise<PolicyDocument[]>;
+  /** Deletes the document and every attachment of it; false when there was none. */
+  delete(name: string): Promise<boolean>;
+  /** Idempotent; NOT_FOUND when no document has this name. */
+  attach(target: PolicyTarget, policyName: string): Promise<void>;
+  /** False when it was not attached. */
+  detach(target: PolicyTarget, policyName: string): Promise<boolean>;
+  /** Every attachment; each list of policy names sorted, targets without any absent. */
+  attachments(): Promise<PolicyAttachments>;
+}
+
 export interface Store {
   readonly devices: DeviceRepo;
   readonly segments: SegmentRepo;
@@ -196,6 +224,7 @@ export interface Store {
   readonly retained: RetainedRepo;
   readonly messages: MessageRepo;
   readonly events: EventRepo;
+  readonly policies: PolicyRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

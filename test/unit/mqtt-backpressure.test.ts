@@ -39,19 +39,20 @@ describe('backpressure', () => {
     gc?.();
     const before = process.memoryUsage();
     const droppedBefore = t.gateway.broker.stats.messagesDropped;
-    // 64 MiB offered to a reader that takes nothing.
-    await flood(pub, 'lab/flood', 4096, 0);
+    // 128 MiB offered to a reader that takes nothing.
+    await flood(pub, 'lab/flood', 8192, 0);
     await new Promise((r) => setTimeout(r, 300));
     clearInterval(sampler);
     gc?.();
     const after = process.memoryUsage();
 
-    expect(t.gateway.broker.stats.messagesDropped - droppedBefore).toBeGreaterThan(3000);
+    expect(t.gateway.broker.stats.messagesDropped - droppedBefore).toBeGreaterThan(7000);
     // The broker's buffer for this subscriber never passes the cap by more than one packet.
     expect(maxBuffered).toBeGreaterThan(0);
     expect(maxBuffered).toBeLessThanOrEqual(256 * 1024 + payload.length + 64);
-    // And the process as a whole holds far less than was offered (checked when gc is exposed).
-    if (gc) expect(after.arrayBuffers + after.heapUsed - (before.arrayBuffers + before.heapUsed)).toBeLessThan(16 * 1024 * 1024);
+    // And the process as a whole (broker and both test clients) holds a small fraction of the
+    // 128 MiB offered; the margin absorbs collector timing on a loaded machine.
+    if (gc) expect(after.arrayBuffers + after.heapUsed - (before.arrayBuffers + before.heapUsed)).toBeLessThan(40 * 1024 * 1024);
 
     // A paused socket notices nothing, so watch the server side, then let the client read.
     const deadline = Date.now() + 5000;

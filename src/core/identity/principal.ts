@@ -14,6 +14,15 @@ export interface DevicePrincipal {
   /** Serial of the client certificate the session was authenticated with, if any. */
   certSerial: string | null;
   certCommonName: string | null;
+  /**
+   * Posture, read by policy conditions. Optional so that principals built before posture was
+   * tracked keep compiling; absent `quarantined` means not quarantined, absent `firmwareCurrent`
+   * and `certNotAfter` mean unknown (an allow that needs them does not apply, a deny does).
+   */
+  quarantined?: boolean;
+  firmwareCurrent?: boolean;
+  /** notAfter of the session's client certificate, epoch milliseconds. */
+  certNotAfter?: number | null;
 }
 
 export type Principal = DevicePrincipal;

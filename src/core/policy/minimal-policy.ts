@@ -1,7 +1,8 @@
 /**
  * The foundation's policy: deny by default; a device may publish and subscribe under
  * `<segment>/<device-id>/#` and subscribe to `<segment>/broadcast/#`, plus per-segment grants
- * from config. The full policy language replaces this behind the same `PolicyEngine` port.
+ * from config. Superseded by ZeroTrustPolicyEngine (engine.ts) behind the same `PolicyEngine`
+ * port; kept until the gateway is wired to the new engine.
  *
  * Decisions are compiled once per principal and cached per resource, so the hot path is a map
  * lookup (DESIGN.md §1).
@@ -9,25 +10,15 @@
 import type { Principal } from '../identity/principal.ts';
 import { filterCovers, topicMatches } from '../messaging/topics.ts';
 import { Actions, type Action } from './actions.ts';
+import type { CompiledPolicy, Decision, PolicyEngine } from './types.ts';
 
 export interface SegmentGrants {
   publish: readonly string[];
   subscribe: readonly string[];
 }
 
-export interface Decision {
-  allowed: boolean;
-  /** Which rule decided, for the event log. */
-  rule: string;
-}
-
-export interface CompiledPolicy {
-  authorize(action: Action, resource: string): Decision;
-}
-
-export interface PolicyEngine {
-  compile(principal: Principal): CompiledPolicy;
-}
+// The port moved to types.ts with the full policy language; re-exported so adapters keep compiling.
+export type { CompiledPolicy, Decision, PolicyEngine, RequestContext } from './types.ts';
 
 const CACHE_LIMIT = 4096;
 

@@ -31,6 +31,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   readonly services: MqttServices;
   readonly listener: ListenerSettings;
   readonly remote: string;
+  readonly remoteAddress: string;
   readonly peerCertificate: PeerCertificateIdentity | null;
   version: 3 | 4 | 5 = 4;
   session: Session | null = null;
@@ -59,11 +60,12 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   #slowSince: number | null = null;
   #corked = false;
 
-  constructor(stream: Duplex, init: { services: MqttServices; listener: ListenerSettings; remote: string; peerCertificate: PeerCertificateIdentity | null; hooks: ConnectionHooks }) {
+  constructor(stream: Duplex, init: { services: MqttServices; listener: ListenerSettings; remoteAddress: string; remotePort: number; peerCertificate: PeerCertificateIdentity | null; hooks: ConnectionHooks }) {
     this.#stream = stream;
     this.services = init.services;
     this.listener = init.listener;
-    this.remote = init.remote;
+    this.remoteAddress = init.remoteAddress;
+    this.remote = init.remoteAddress.includes(':') ? `[${init.remoteAddress}]:${init.remotePort}` : `${init.remoteAddress}:${init.remotePort}`;
     this.peerCertificate = init.peerCertificate;
     this.#hooks = init.hooks;
     this.#framer = new Framer(init.services.limits.maxPacketSize);

@@ -10,6 +10,7 @@ import type { Broker } from '../../core/messaging/broker.ts';
 import type { Session } from '../../core/messaging/session.ts';
 import type { CompiledPolicy, PolicyEngine } from '../../core/policy/minimal-policy.ts';
 import type { Severity } from '../../core/ports.ts';
+import type { AuthThrottle } from '../../shield/auth-throttle.ts';
 
 export interface MqttLimits {
   maxPacketSize: number;
@@ -34,6 +35,7 @@ export interface MqttServices {
   authenticator: Authenticator;
   policy: PolicyEngine;
   events: EventLog;
+  throttle: AuthThrottle;
   limits: MqttLimits;
 }
 
@@ -48,6 +50,8 @@ export interface HandlerContext {
   readonly services: MqttServices;
   readonly listener: ListenerSettings;
   readonly remote: string;
+  /** The peer's IP address alone, for per-address decisions. */
+  readonly remoteAddress: string;
   readonly peerCertificate: PeerCertificateIdentity | null;
   /** 3, 4 or 5 once CONNECT is read. */
   version: 3 | 4 | 5;

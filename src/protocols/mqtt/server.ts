@@ -34,6 +34,13 @@ export class MqttServer {
 
   /** Admission at accept time; returns false (and the socket is destroyed) when refused. */
   admit(socket: Duplex, remoteAddress: string, remotePort: number, listener: string): boolean {
+    // An address banned for failed logins is refused before any TLS or MQTT work.
+    const throttled = this.#services.throttle.checkAddress(remoteAddress);
+    if (!throttled.allowed) {
+      this.#events.record('shield.banned_address', 'warning', { source: `${remoteAddress}:${remotePort}`, detail: { listener, retryAfterMs: throttled.retryAfterMs } });
+      socket.destroy();
+      return false;
+    }
     const verdict = this.#admission.admit(remoteAddress);
     if (!verdict.admitted) {
       this.#events.record('shield.connection_refused', 'warning', { source: `${remoteAddress}:${remotePort}`, detail: { listener, reason: verdict.reason } });
@@ -49,7 +56,8 @@ export class MqttServer {
     const conn = new MqttConnection(stream, {
       services: this.#services,
       listener: info.listener,
-      remote: `${info.remoteAddress}:${info.remotePort}`,
+      remoteAddress: info.remoteAddress,
+      remotePort: info.remotePort,
       peerCertificate: info.peerCertificate,
       hooks: { onClose: (c) => this.registry.remove(c) },
     });

@@ -120,6 +120,26 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX security_events_by_type ON security_events (type, id);
     `,
   },
+  {
+    version: 2,
+    name: 'policies and attachments',
+    sql: `
+      CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        document TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- A real foreign key here: an attachment of a deleted policy must not outlive it.
+      CREATE TABLE policy_attachments (
+        target_kind TEXT NOT NULL CHECK (target_kind IN ('segment', 'device')),
+        target_id TEXT NOT NULL,
+        policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
+        PRIMARY KEY (target_kind, target_id, policy_name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX policy_attachments_by_policy ON policy_attachments (policy_name);
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

@@ -11,6 +11,7 @@ import { SqliteCertificateRepo } from './certificate-repo.ts';
 import { SqliteDeviceRepo, SqliteSegmentRepo } from './device-repo.ts';
 import { SqliteEventRepo } from './event-repo.ts';
 import { SqliteMessageRepo } from './message-repo.ts';
+import { SqlitePolicyRepo } from './policy-repo.ts';
 import { applyMigrations, readSchemaVersion } from './migrations.ts';
 import { SqliteRetainedRepo } from './retained-repo.ts';
 import { SqliteSessionRepo } from './session-repo.ts';
@@ -84,6 +85,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     retained: new SqliteRetainedRepo(db),
     messages: new SqliteMessageRepo(db, tx),
     events: new SqliteEventRepo(db),
+    policies: new SqlitePolicyRepo(db, tx),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
       attempt('pragmas', () => ({

@@ -33,8 +33,8 @@ export class RawClient {
     });
   }
 
-  static async tcp(port: number, version: 3 | 4 | 5 = 5): Promise<RawClient> {
-    const socket = netConnect({ host: '127.0.0.1', port });
+  static async tcp(port: number, version: 3 | 4 | 5 = 5, localAddress?: string): Promise<RawClient> {
+    const socket = netConnect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import { isPalisadeError } from '../../../core/errors.ts';
+import { ErrorCodes, isPalisadeError } from '../../../core/errors.ts';
 import type { AppMessage } from '../../../core/messaging/message.ts';
 import type { WillMessage } from '../../../core/messaging/broker.ts';
 import { validateTopicName } from '../../../core/messaging/topics.ts';
@@ -92,6 +92,30 @@ function resolveClientId(conn: MqttConnection, p: IConnectPacket): boolean {
 }
 
 async function authenticate(conn: MqttConnection, p: IConnectPacket): Promise<void> {
+  const { throttle } = conn.services;
+  const keys = { address: conn.remoteAddress, username: p.username ?? conn.peerCertificate?.deviceId ?? null, certSerial: conn.peerCertificate?.serial ?? null };
+  // Decided before any hashing or store work (issue 3, point 4).
+  const verdict = throttle.check(keys);
+  if (!verdict.allowed) {
+    conn.record('auth.throttled', 'warning', { key: verdict.key, retryAfterMs: verdict.retryAfterMs, username: keys.username });
+    throw new Refusal(conn.version === 5 ? RC.BANNED : V3.NOT_AUTHORIZED, 'temporarily banned after failed logins', { key: verdict.key });
+  }
+  try {
+    await authenticateNow(conn, p);
+  } catch (err) {
+    if (isPalisadeError(err) && FAILURES.has(err.code)) {
+      const banned = throttle.failure(keys);
+      if (banned.length > 0) conn.record('auth.banned', 'warning', { keys: banned, username: keys.username, certSerial: keys.certSerial });
+    }
+    throw err;
+  }
+  throttle.success(keys);
+}
+
+/** Failures that count towards a ban: wrong secrets, not a missing one or a disabled device. */
+const FAILURES = new Set<string>([ErrorCodes.AUTH_FAILED, ErrorCodes.CERT_REVOKED, ErrorCodes.AUTH_CLIENT_ID_MISMATCH]);
+
+async function authenticateNow(conn: MqttConnection, p: IConnectPacket): Promise<void> {
   conn.principal = await conn.services.authenticator.authenticate({
     clientId: conn.clientId,
     username: p.username ?? null,

@@ -1,0 +1,59 @@
+/**
+ * What policy needs about MQTT filters beyond topics.ts: validating filters in policy documents
+ * (before variables are substituted), and whether two filters can match a common topic, which
+ * is how a deny statement refuses a subscription.
+ */
+
+/** Why a filter from a policy document is malformed (MQTT 5.0 §4.7.1), or null. */
+export function mqttFilterProblem(filter: string): string | null {
+  if (filter.length === 0) return 'empty topic filter';
+  if (filter.includes('\u0000')) return 'NUL in topic filter';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] ?? '';
+    // [MQTT-4.7.1-1] '#' alone in its level and last; [MQTT-4.7.1-2] '+' alone in its level.
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return '"#" must be the whole last level of a topic filter';
+    if (level.includes('+') && level !== '+') return '"+" must be a whole level of a topic filter';
+  }
+  return null;
+}
+
+/** A filter whose every level is a wildcard (`#`, `+/#`, `+/+`...): it reaches every device's topics. */
+export function isAllWildcardFilter(filter: string): boolean {
+  return filter.split('/').every((l) => l === '+' || l === '#');
+}
+
+export function hasMqttWildcard(filter: string): boolean {
+  return filter.includes('+') || filter.includes('#');
+}
+
+function dollarBlocked(wild: string | undefined, other: string | undefined, level: number): boolean {
+  // [MQTT-4.7.2-1] a wildcard first level does not reach topics starting with '$'.
+  return level === 0 && wild !== undefined && other !== undefined && other !== '+' && other !== '#' && other.startsWith('$');
+}
+
+/**
+ * Whether some topic name is matched by both filters. Used for deny on mqtt:subscribe: a
+ * subscription that could deliver anything a deny names is refused as a whole.
+ */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; ; i++) {
+    const xEnd = i >= x.length;
+    const yEnd = i >= y.length;
+    if (xEnd && yEnd) return true;
+    const xl = x[i];
+    const yl = y[i];
+    if (xl === '#' || yl === '#') {
+      // '#' also matches the parent level, so `a/#` and `a` share the topic `a`.
+      return xl === '#' ? !dollarBlocked(xl, yl, i) : !dollarBlocked(yl, xl, i);
+    }
+    if (xEnd || yEnd) return false;
+    if (xl === '+' || yl === '+') {
+      if (xl === '+' ? dollarBlocked(xl, yl, i) : dollarBlocked(yl, xl, i)) return false;
+      continue;
+    }
+    if (xl !== yl) return false;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Policy variables, substituted per principal when a policy is compiled:
+ * `${device.id}`, `${device.segment}`, `${device.attr.NAME}`, `${cert.cn}`.
+ *
+ * A substituted value is always literal. A value that is missing, empty, or contains a
+ * character with a meaning in resources (`+`, `#`, `/`, `*`, NUL) is unresolvable: it could
+ * otherwise turn `site/${device.attr.site}/#` into `site/+/#`. What unresolvable means depends
+ * on the effect (see compile.ts): an allow does not apply, a deny widens instead of vanishing.
+ */
+import type { Principal } from '../identity/principal.ts';
+
+const VARIABLE = /\$\{([^}]*)\}/g;
+const ATTR_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const UNSAFE_CHARS = ['+', '#', '/', '*', '\u0000'];
+
+function isUnsafe(value: string): boolean {
+  return UNSAFE_CHARS.some((c) => value.includes(c));
+}
+
+export const KNOWN_VARIABLES = ['device.id', 'device.segment', 'device.attr.NAME', 'cert.cn'] as const;
+
+export function isKnownVariable(name: string): boolean {
+  if (name === 'device.id' || name === 'device.segment' || name === 'cert.cn') return true;
+  return name.startsWith('device.attr.') && ATTR_NAME.test(name.slice('device.attr.'.length));
+}
+
+/** Why a resource template's `${...}` syntax is broken, or null. Unknown names are lint's business. */
+export function templateSyntaxProblem(template: string): string | null {
+  let i = template.indexOf('${');
+  while (i >= 0) {
+    const end = template.indexOf('}', i + 2);
+    if (end < 0) return `unclosed "\${" at offset ${i}`;
+    if (end === i + 2) return `empty variable "\${}" at offset ${i}`;
+    if (template.slice(i + 2, end).includes('${')) return `nested "\${" at offset ${i}`;
+    i = template.indexOf('${', end + 1);
+  }
+  return null;
+}
+
+export function variablesIn(template: string): string[] {
+  return [...template.matchAll(VARIABLE)].map((m) => m[1] ?? '');
+}
+
+export function hasVariables(template: string): boolean {
+  return template.includes('${');
+}
+
+/** The literal value of a variable for this principal, or undefined when it has none. */
+export function resolveVariable(name: string, p: Principal): string | undefined {
+  switch (name) {
+    case 'device.id':
+      return p.id;
+    case 'device.segment':
+      return p.segment;
+    case 'cert.cn':
+      return p.certCommonName ?? undefined;
+    default:
+      if (name.startsWith('device.attr.') && isKnownVariable(name)) {
+        const attrs = p.attrs;
+        const key = name.slice('device.attr.'.length);
+        return Object.hasOwn(attrs, key) ? attrs[key] : undefined;
+      }
+      return undefined;
+  }
+}
+
+export type Substitution =
+  | { ok: true; value: string }
+  /** `prefix` is the substituted text before the variable that failed, at `offset` in the template. */
+  | { ok: false; offset: number; prefix: string; variable: string; why: 'missing' | 'unsafe' | 'unknown' };
+
+/** Substitutes every variable once (values are never re-scanned for `${`). */
+export function substitute(template: string, p: Principal): Substitution {
+  if (!template.includes('${')) return { ok: true, value: template };
+  let out = '';
+  let last = 0;
+  for (const m of template.matchAll(VARIABLE)) {
+    const name = m[1] ?? '';
+    const offset = m.index;
+    const fail = (why: 'missing' | 'unsafe' | 'unknown'): Substitution => ({ ok: false, offset, prefix: out + template.slice(last, offset), variable: name, why });
+    if (!isKnownVariable(name)) return fail('unknown');
+    const value = resolveVariable(name, p);
+    if (value === undefined || value === '') return fail('missing');
+    if (isUnsafe(value)) return fail('unsafe');
+    out += template.slice(last, offset) + value;
+    last = offset + m[0].length;
+  }
+  return { ok: true, value: out + template.slice(last) };
+}
