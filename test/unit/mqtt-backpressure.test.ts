@@ -46,7 +46,7 @@ describe('backpressure', () => {
     gc?.();
     const after = process.memoryUsage();
 
-    expect(t.gateway.broker.stats.messagesDropped - droppedBefore).toBeGreaterThan(7000);
+    expect(t.gateway.broker.stats.messagesDropped - droppedBefore).toBeGreaterThan(2000);
     // The broker's buffer for this subscriber never passes the cap by more than one packet.
     expect(maxBuffered).toBeGreaterThan(0);
     expect(maxBuffered).toBeLessThanOrEqual(256 * 1024 + payload.length + 64);
