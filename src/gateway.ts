@@ -21,6 +21,9 @@ import { Admission } from './shield/admission.ts';
 import { AuthThrottle } from './shield/auth-throttle.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
+import { RevocationWatcher } from './core/identity/revocation-watcher.ts';
+import { CrlCache } from './core/pki/crl-cache.ts';
+import { pkiRoutes } from './protocols/http/pki-routes.ts';
 import { ensureSetupSecret } from './store/setup-secret.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 
@@ -80,6 +83,15 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const admission = new Admission(config.shield);
   const throttle = new AuthThrottle(config.shield.authThrottle);
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);
+  const crl = new CrlCache(pki.ca, store);
+  // Revocation bites at once: live sessions with a revoked certificate are closed (issue 3, point 2).
+  const revocations = new RevocationWatcher(store.certificates, (records) => {
+    crl.invalidate();
+    const serials = new Set(records.map((r) => r.serial));
+    const closed = mqtt.closeByCertificate(serials);
+    for (const r of records) events.record('cert.revoked', 'critical', { principal: r.deviceId, detail: { serial: r.serial, reason: r.revocationReason, sessionsClosed: closed } });
+  });
+  await revocations.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
 
   const bound: BoundListener[] = [];
@@ -96,7 +108,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
     }
     if (l.https.enabled) {
-      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, onRequest: pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() }) }));
     }
   } catch (err) {
     for (const b of bound) await b.close();
@@ -125,6 +137,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       if (stopped) return;
       stopped = true;
       stopSys();
+      revocations.stop();
       mqtt.shutdown();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();

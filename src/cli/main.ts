@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { isPalisadeError } from '../core/errors.ts';
 import { registerDeviceCommands } from './device.ts';
+import { registerKeysCommands } from './keys.ts';
+import { registerCertCommands } from './cert.ts';
 import { registerStartCommand } from './start.ts';
 
 const program = new Command();
@@ -18,6 +20,8 @@ program
 
 registerStartCommand(program);
 registerDeviceCommands(program);
+registerKeysCommands(program);
+registerCertCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -50,8 +50,10 @@ describe('brute-force protection', () => {
     await t.gateway.events.flush();
     const before = (await t.gateway.store.events.list({ type: 'shield.banned_address' })).length;
     const { connect } = await import('node:tls');
+    const { connect: tcp } = await import('node:net');
     const err = await new Promise<string>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: t.port('mqtts'), localAddress: '127.0.0.2', ca: dev.ca, cert: dev.cert, key: dev.key, servername: 'localhost' });
+      const raw = tcp({ host: '127.0.0.1', port: t.port('mqtts'), localAddress: '127.0.0.2' });
+      const s = connect({ socket: raw, ca: dev.ca, cert: dev.cert, key: dev.key, servername: 'localhost' });
       s.once('secureConnect', () => resolve('handshake completed'));
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     });

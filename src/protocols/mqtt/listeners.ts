@@ -3,6 +3,7 @@
  * certificates, and WebSocket at a path on the HTTPS listener (subprotocol `mqtt`).
  */
 import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -85,6 +86,7 @@ export interface HttpsListenerOptions {
   maxPacketSize: number;
   requireClientCert: boolean;
   handshakeTimeoutMs: number;
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opts: HttpsListenerOptions): Promise<BoundListener> {
@@ -104,14 +106,7 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
   });
-  // The HTTP API arrives with the device-API issue; until then only health answers.
-  server.on('request', (req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
-  });
+  server.on('request', opts.onRequest);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxPacketSize + 5,

@@ -64,6 +64,19 @@ export class MqttServer {
     this.registry.add(conn);
   }
 
+  /** Closes every live connection authenticated with one of these certificates. */
+  closeByCertificate(serials: ReadonlySet<string>): string[] {
+    const closed: string[] = [];
+    for (const c of this.registry.connections()) {
+      const serial = c.principal?.certSerial;
+      if (serial == null || !serials.has(serial)) continue;
+      c.record('cert.revoked_session_closed', 'critical', { certSerial: serial });
+      c.fail(RC.ADMINISTRATIVE_ACTION, 'certificate revoked', 'critical');
+      closed.push(c.clientId);
+    }
+    return closed;
+  }
+
   get connectionCount(): number {
     return this.registry.size;
   }
