@@ -52,10 +52,10 @@ describe('backpressure', () => {
     expect(maxBuffered).toBeLessThanOrEqual(256 * 1024 + payload.length + 64);
     // And the process as a whole (broker and both test clients) holds a small fraction of the
     // 128 MiB offered; the margin absorbs collector timing on a loaded machine.
-    if (gc) expect(after.arrayBuffers + after.heapUsed - (before.arrayBuffers + before.heapUsed)).toBeLessThan(40 * 1024 * 1024);
+    if (gc) expect(after.arrayBuffers + after.heapUsed - (before.arrayBuffers + before.heapUsed)).toBeLessThan(64 * 1024 * 1024);
 
     // A paused socket notices nothing, so watch the server side, then let the client read.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 10_000;
     while (t.gateway.mqtt.connectionCount > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(t.gateway.mqtt.connectionCount).toBe(1);
     slow.socket.resume();

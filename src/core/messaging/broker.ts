@@ -357,7 +357,8 @@ export class Broker {
       return;
     }
     if (!this.canRetain(message.topic)) return;
-    const r: RetainedMessage = { topic: message.topic, payload: message.payload, qos: message.qos, properties: message.properties, expiresAt: message.expiresAt, storedAt: Date.now() };
+    // Kept indefinitely: never a view into a socket read buffer.
+    const r: RetainedMessage = { topic: message.topic, payload: Buffer.from(message.payload), qos: message.qos, properties: message.properties, expiresAt: message.expiresAt, storedAt: Date.now() };
     this.#retained.set(message.topic, r);
     void this.#store.retained.set(r).catch(this.#opts.onStoreError);
   }

@@ -35,6 +35,16 @@ interface Outbound {
   delivery: Delivery;
 }
 
+/**
+ * A payload parsed off the socket is a view into the read buffer (tens of KiB). A message that
+ * waits in a queue is copied out once, so a queue of small messages cannot pin large buffers.
+ */
+export function compact(m: AppMessage): void {
+  if (m.payload.buffer.byteLength > m.payload.length + 1024) m.payload = Buffer.from(m.payload);
+  if (!m.encodings) return;
+  for (const [key, frame] of m.encodings) if (frame.buffer.byteLength > frame.length + 1024) m.encodings.set(key, Buffer.from(frame));
+}
+
 export class Session {
   readonly clientId: string;
   principal: Principal;
@@ -113,6 +123,7 @@ export class Session {
       this.#hooks.dropped(this, 'queue-full', delivery);
       return;
     }
+    compact(delivery.message);
     this.#queue.push(o);
     if (this.persistent) this.#hooks.persist({ kind: 'put', message: this.#toStored(o) });
   }
@@ -195,6 +206,8 @@ export class Session {
   }
 
   #send(sink: DeliverySink, o: Outbound): void {
+    // Held until acknowledged, so it must not pin a read buffer either.
+    compact(o.delivery.message);
     o.packetId = this.#allocatePacketId();
     o.state = 'sent';
     this.#inflight.set(o.packetId, o);

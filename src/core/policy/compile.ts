@@ -1,8 +1,12 @@
 /**
- * Compiles the policies that apply to one principal into per-action rule lists: variables
- * substituted, posture conditions decided, action wildcards expanded, resources turned into
- * matchers. What is left for request time is matching the resource (and the source address
- * when a statement has `sourceCidr`).
+ * Compiling policies, in two stages.
+ *
+ * 1. prepare (once per configuration, shared by every principal): action wildcards expanded,
+ *    CIDR lists parsed, decision objects built, and matchers built for every resource that
+ *    has no variable.
+ * 2. compile (once per principal): posture conditions decided, variables substituted and
+ *    their matchers built, and everything that applies indexed per action, and for MQTT
+ *    actions by the first topic level, so a request only meets the rules that could match it.
  *
  * Unresolvable variables (missing, empty, unknown, or a value with `+ # / *`) never widen a
  * grant: an allow statement with one does not apply at all. A deny resource with one is
@@ -15,11 +19,11 @@ import { expandActionPattern, resourceKind, type Action, type ResourceKind } fro
 import { isQuarantined, QUARANTINE_POLICY, SEGMENT_DEFAULT_POLICY } from './builtin.ts';
 import { CidrSet } from './cidr.ts';
 import { evaluatePosture } from './conditions.ts';
-import type { PolicyDocument, PolicyStatement } from './document.ts';
+import type { Effect, PolicyConditions, PolicyDocument } from './document.ts';
 import { compileGlob } from './glob.ts';
-import { filtersOverlap } from './mqtt-filters.ts';
+import { compileCoverMatcher, compileOverlapMatcher, compileTopicMatcher } from './mqtt-filters.ts';
 import type { Decision } from './types.ts';
-import { substitute } from './variables.ts';
+import { hasVariables, parseTemplate, substituteParsed, type ParsedTemplate } from './variables.ts';
 
 export type ResourceMatcher = (resource: string) => boolean;
 
@@ -33,6 +37,105 @@ export interface AttachmentIndex {
   readonly device: ReadonlyMap<string, readonly string[]>;
 }
 
+// ---- stage 1: prepare ------------------------------------------------------------------------
+
+interface PreparedResource {
+  readonly template: ParsedTemplate;
+  /** Matchers per kind, built once, for a resource without variables; null when it has some. */
+  readonly shared: ReadonlyMap<ResourceKind, RuleMatcher> | null;
+}
+
+interface PreparedStatement {
+  readonly effect: Effect;
+  readonly decision: Decision;
+  readonly conditions: PolicyConditions | undefined;
+  readonly sources: CidrSet | null;
+  /** The statement's actions grouped by how their resources are read. */
+  readonly actionsByKind: ReadonlyMap<ResourceKind, readonly Action[]>;
+  readonly resources: readonly PreparedResource[];
+}
+
+export interface PreparedPolicy {
+  readonly name: string;
+  readonly statements: readonly PreparedStatement[];
+}
+
+/** A matcher plus the literal first MQTT level it requires (null: no index, always tried). */
+interface RuleMatcher {
+  readonly matches: ResourceMatcher;
+  readonly first: string | null;
+}
+
+const MATCH_ALL: RuleMatcher = { matches: () => true, first: null };
+
+function firstLiteralLevel(kind: ResourceKind, pattern: string): string | null {
+  if (kind !== 'topic' && kind !== 'filter') return null;
+  const slash = pattern.indexOf('/');
+  const first = slash < 0 ? pattern : pattern.slice(0, slash);
+  return first === '+' || first === '#' ? null : first;
+}
+
+function matcherFor(kind: ResourceKind, effect: Effect, pattern: string): RuleMatcher {
+  const first = firstLiteralLevel(kind, pattern);
+  switch (kind) {
+    case 'topic':
+      return { matches: compileTopicMatcher(pattern, topicMatches), first };
+    case 'filter':
+      // An allow must cover the whole subscription; a deny refuses any subscription that could
+      // deliver a topic it names (wildcards in deny are wildcards here, unlike AWS IoT).
+      return { matches: effect === 'allow' ? compileCoverMatcher(pattern, filterCovers) : compileOverlapMatcher(pattern), first };
+    case 'domain':
+      return { matches: compileGlob(pattern, { domain: true }), first };
+    case 'glob':
+      return { matches: compileGlob(pattern), first };
+  }
+}
+
+/** The widened pattern for a deny whose variable could not be resolved; null means everything. */
+function widenedDenyPattern(kind: ResourceKind, resolvedPrefix: string): string | null {
+  if (kind === 'topic' || kind === 'filter') {
+    const cut = resolvedPrefix.lastIndexOf('/');
+    // A variable in the first level: '#' would still spare '$' topics, so deny everything instead.
+    return cut < 0 ? null : `${resolvedPrefix.slice(0, cut + 1)}#`;
+  }
+  return resolvedPrefix === '' ? null : `${resolvedPrefix}**`;
+}
+
+/** Stage 1. The document must have passed parsePolicyDocument. */
+export function preparePolicy(doc: PolicyDocument): PreparedPolicy {
+  const statements = doc.statements.map((s, index): PreparedStatement => {
+    const actionsByKind = new Map<ResourceKind, Action[]>();
+    const seen = new Set<Action>();
+    for (const pattern of s.actions) {
+      for (const a of expandActionPattern(pattern) ?? []) {
+        if (seen.has(a)) continue;
+        seen.add(a);
+        const kind = resourceKind(a);
+        const list = actionsByKind.get(kind) ?? [];
+        list.push(a);
+        actionsByKind.set(kind, list);
+      }
+    }
+    const resources = s.resources.map((template): PreparedResource => {
+      if (hasVariables(template)) return { template: parseTemplate(template), shared: null };
+      const shared = new Map<ResourceKind, RuleMatcher>();
+      for (const kind of actionsByKind.keys()) shared.set(kind, matcherFor(kind, s.effect, template));
+      return { template: parseTemplate(template), shared };
+    });
+    return {
+      effect: s.effect,
+      decision: Object.freeze({ allowed: s.effect === 'allow', rule: `${doc.name}#${s.sid ?? String(index)}` }),
+      conditions: s.conditions,
+      sources: s.conditions?.sourceCidr ? CidrSet.parse(s.conditions.sourceCidr) : null,
+      actionsByKind,
+      resources,
+    };
+  });
+  return { name: doc.name, statements };
+}
+
+// ---- stage 2: compile for a principal ----------------------------------------------------------
+
 export interface RuleEntry {
   readonly decision: Decision;
   readonly matches: ResourceMatcher;
@@ -40,9 +143,19 @@ export interface RuleEntry {
   readonly sources: CidrSet | null;
 }
 
+/** Rules of one effect for one action, indexed by the literal first level they require. */
+export interface RuleIndex {
+  readonly byFirst: ReadonlyMap<string, readonly RuleEntry[]>;
+  /** Rules with no literal first level (wildcard first level, globs): always tried. */
+  readonly rest: readonly RuleEntry[];
+  /** Every rule, for a request whose own first level is a wildcard. */
+  readonly all: readonly RuleEntry[];
+}
+
 export interface ActionRules {
-  readonly denies: readonly RuleEntry[];
-  readonly allows: readonly RuleEntry[];
+  readonly kind: ResourceKind;
+  readonly denies: RuleIndex;
+  readonly allows: RuleIndex;
   /** Whether any entry depends on the source address (then it is part of the cache key). */
   readonly sourceSensitive: boolean;
 }
@@ -54,81 +167,28 @@ export interface CompiledRules {
   readonly validUntil: number;
 }
 
-const matchAll: ResourceMatcher = () => true;
+class IndexBuilder {
+  readonly byFirst = new Map<string, RuleEntry[]>();
+  readonly rest: RuleEntry[] = [];
+  readonly all: RuleEntry[] = [];
 
-function matcherFor(kind: ResourceKind, effect: 'allow' | 'deny', pattern: string): ResourceMatcher {
-  switch (kind) {
-    case 'topic':
-      return (topic) => topicMatches(pattern, topic);
-    case 'filter':
-      // An allow must cover the whole subscription; a deny refuses any subscription that could
-      // deliver a topic it names (wildcards in deny are wildcards here, unlike AWS IoT).
-      return effect === 'allow' ? (f) => filterCovers(pattern, f) : (f) => filtersOverlap(pattern, f);
-    case 'domain':
-      return compileGlob(pattern, { domain: true });
-    case 'glob':
-      return compileGlob(pattern);
-  }
-}
-
-/** The widened pattern for a deny whose variable at `offset` could not be resolved; null means everything. */
-function widenedDenyPattern(kind: ResourceKind, resolvedPrefix: string): string | null {
-  if (kind === 'topic' || kind === 'filter') {
-    const cut = resolvedPrefix.lastIndexOf('/');
-    // A variable in the first level: '#' would still spare '$' topics, so deny everything instead.
-    return cut < 0 ? null : `${resolvedPrefix.slice(0, cut + 1)}#`;
-  }
-  return resolvedPrefix === '' ? null : `${resolvedPrefix}**`;
-}
-
-interface MutableRules {
-  denies: RuleEntry[];
-  allows: RuleEntry[];
-}
-
-function ruleName(policy: string, statement: PolicyStatement, index: number): string {
-  return `${policy}#${statement.sid ?? String(index)}`;
-}
-
-function addStatement(
-  rules: Map<Action, MutableRules>,
-  policy: string,
-  statement: PolicyStatement,
-  index: number,
-  principal: Principal,
-): void {
-  const effect = statement.effect;
-  const decision: Decision = Object.freeze({ allowed: effect === 'allow', rule: ruleName(policy, statement, index) });
-  const sources = statement.conditions?.sourceCidr ? CidrSet.parse(statement.conditions.sourceCidr) : null;
-
-  // Substitute once per resource; the same text serves every action of the statement.
-  const substituted: Array<{ value: string } | { prefix: string }> = [];
-  for (const template of statement.resources) {
-    const s = substitute(template, principal);
-    if (s.ok) substituted.push({ value: s.value });
-    else if (effect === 'allow') return;
-    else substituted.push({ prefix: s.prefix });
-  }
-  if (substituted.length === 0) return;
-
-  const actions = new Set<Action>();
-  for (const pattern of statement.actions) for (const a of expandActionPattern(pattern) ?? []) actions.add(a);
-
-  for (const action of actions) {
-    const kind = resourceKind(action);
-    const matchers = substituted.map((s) => {
-      if ('value' in s) return matcherFor(kind, effect, s.value);
-      const widened = widenedDenyPattern(kind, s.prefix);
-      return widened === null ? matchAll : matcherFor(kind, effect, widened);
-    });
-    const matches: ResourceMatcher = matchers.length === 1 ? (matchers[0] ?? matchAll) : (r) => matchers.some((m) => m(r));
-    let entry = rules.get(action);
-    if (!entry) {
-      entry = { denies: [], allows: [] };
-      rules.set(action, entry);
+  add(entry: RuleEntry, first: string | null): void {
+    this.all.push(entry);
+    if (first === null) {
+      this.rest.push(entry);
+      return;
     }
-    (effect === 'deny' ? entry.denies : entry.allows).push({ decision, matches, sources });
+    const list = this.byFirst.get(first);
+    if (list) list.push(entry);
+    else this.byFirst.set(first, [entry]);
   }
+}
+
+interface ActionBuilder {
+  kind: ResourceKind;
+  denies: IndexBuilder;
+  allows: IndexBuilder;
+  sourceSensitive: boolean;
 }
 
 /** Names of the policies that apply to a principal, in evaluation order, builtins first. */
@@ -140,31 +200,72 @@ export function attachedPolicyNames(principal: Principal, attachments: Attachmen
   return [...new Set(names)];
 }
 
+/** The matchers of a statement's resources for one kind, or null when an allow must not apply. */
+function resourceMatchers(s: PreparedStatement, kind: ResourceKind, principal: Principal): RuleMatcher[] | null {
+  const out: RuleMatcher[] = [];
+  for (const r of s.resources) {
+    const shared = r.shared?.get(kind);
+    if (shared) {
+      out.push(shared);
+      continue;
+    }
+    const sub = substituteParsed(r.template, principal);
+    if (sub.ok) out.push(matcherFor(kind, s.effect, sub.value));
+    else if (s.effect === 'allow') return null;
+    else {
+      const widened = widenedDenyPattern(kind, sub.prefix);
+      out.push(widened === null ? MATCH_ALL : matcherFor(kind, s.effect, widened));
+    }
+  }
+  return out;
+}
+
 export function compileRules(
   principal: Principal,
-  policies: ReadonlyMap<string, PolicyDocument>,
+  policies: ReadonlyMap<string, PreparedPolicy>,
   attachments: AttachmentIndex,
   now: number,
 ): CompiledRules {
   const quarantined = isQuarantined(principal);
-  const rules = new Map<Action, MutableRules>();
+  const builders = new Map<Action, ActionBuilder>();
   let validUntil = Infinity;
   for (const name of attachedPolicyNames(principal, attachments)) {
-    const doc = policies.get(name);
-    if (!doc) continue;
-    doc.statements.forEach((statement, index) => {
+    const policy = policies.get(name);
+    if (!policy) continue;
+    for (const s of policy.statements) {
       // Quarantine: nothing but the quarantine policy may grant; every deny still counts.
-      if (quarantined && statement.effect === 'allow' && name !== QUARANTINE_POLICY) return;
-      const posture = evaluatePosture(statement.conditions, principal, now);
-      const applies = statement.effect === 'allow' ? posture.result === 'true' : posture.result !== 'false';
+      if (quarantined && s.effect === 'allow' && name !== QUARANTINE_POLICY) continue;
+      const posture = evaluatePosture(s.conditions, principal, now);
       if (posture.changesAt < validUntil) validUntil = posture.changesAt;
-      if (applies) addStatement(rules, name, statement, index, principal);
-    });
+      const applies = s.effect === 'allow' ? posture.result === 'true' : posture.result !== 'false';
+      if (!applies) continue;
+      const perKind = new Map<ResourceKind, RuleMatcher[]>();
+      let dropped = false;
+      for (const kind of s.actionsByKind.keys()) {
+        const m = resourceMatchers(s, kind, principal);
+        if (m === null) {
+          dropped = true;
+          break;
+        }
+        perKind.set(kind, m);
+      }
+      if (dropped) continue;
+      for (const [kind, actions] of s.actionsByKind) {
+        const matchers = perKind.get(kind) ?? [];
+        for (const action of actions) {
+          let b = builders.get(action);
+          if (!b) {
+            b = { kind, denies: new IndexBuilder(), allows: new IndexBuilder(), sourceSensitive: false };
+            builders.set(action, b);
+          }
+          if (s.sources !== null) b.sourceSensitive = true;
+          const target = s.effect === 'deny' ? b.denies : b.allows;
+          for (const m of matchers) target.add({ decision: s.decision, matches: m.matches, sources: s.sources }, m.first);
+        }
+      }
+    }
   }
   const byAction = new Map<Action, ActionRules>();
-  for (const [action, r] of rules) {
-    const sourceSensitive = r.denies.some((e) => e.sources !== null) || r.allows.some((e) => e.sources !== null);
-    byAction.set(action, { denies: r.denies, allows: r.allows, sourceSensitive });
-  }
+  for (const [action, b] of builders) byAction.set(action, b);
   return { byAction, quarantined, validUntil };
 }

@@ -15,8 +15,9 @@ import type { Principal } from '../identity/principal.ts';
 import { resourceKind, type Action } from './actions.ts';
 import { BUILTIN_POLICIES, isBuiltinPolicy, QUARANTINE_DENY_RULE } from './builtin.ts';
 import { parseSourceAddress, type Address } from './cidr.ts';
-import { compileRules, type ActionRules, type AttachmentIndex, type CompiledRules } from './compile.ts';
+import { compileRules, preparePolicy, type ActionRules, type AttachmentIndex, type CompiledRules, type PreparedPolicy, type RuleEntry, type RuleIndex } from './compile.ts';
 import { parsePolicyDocument, type PolicyConfig, type PolicyDocument } from './document.ts';
+import { DecisionCache } from './decision-cache.ts';
 import { mqttFilterProblem } from './mqtt-filters.ts';
 import type { CompiledPolicy, Decision, DynamicPolicyEngine, PolicyChangeListener, RequestContext } from './types.ts';
 
@@ -28,7 +29,7 @@ export const INVALID_RESOURCE: Decision = Object.freeze({ allowed: false, rule: 
 export const DEFAULT_DECISION_CACHE_SIZE = 1024;
 
 export interface PolicyEngineOptions {
-  /** Decisions cached per action per compiled principal; the oldest goes first. */
+  /** Decisions cached per action per compiled principal (up to twice this; see DecisionCache). */
   cacheSize?: number;
   /** Clock for `certDaysLeftAtLeast`; tests pass a fake one. */
   now?: () => number;
@@ -38,6 +39,7 @@ export const EMPTY_POLICY_CONFIG: PolicyConfig = Object.freeze({ policies: [], a
 
 interface EngineState {
   readonly policies: ReadonlyMap<string, PolicyDocument>;
+  readonly prepared: ReadonlyMap<string, PreparedPolicy>;
   readonly attachments: AttachmentIndex;
 }
 
@@ -85,7 +87,9 @@ function buildState(config: PolicyConfig): EngineState {
       index[kind].set(target, [...new Set(names as string[])]);
     }
   }
-  return { policies, attachments: index };
+  const prepared = new Map<string, PreparedPolicy>();
+  for (const [name, doc] of policies) prepared.set(name, preparePolicy(doc));
+  return { policies, prepared, attachments: index };
 }
 
 /** Throws INVALID_ARGUMENT (one line naming the problem) when the configuration would be refused by `update`. */
@@ -112,14 +116,14 @@ export class CompiledPrincipalPolicy implements CompiledPolicy {
   readonly #principal: Principal;
   #version: number;
   #rules: CompiledRules;
-  #caches = new Map<Action, Map<string, Decision>>();
+  #caches = new Map<Action, DecisionCache<Decision>>();
 
   /** Built by ZeroTrustPolicyEngine.compile. */
   constructor(core: EngineCore, principal: Principal) {
     this.#core = core;
     this.#principal = principal;
     this.#version = core.version;
-    this.#rules = compileRules(principal, core.state.policies, core.state.attachments, core.now());
+    this.#rules = compileRules(principal, core.state.prepared, core.state.attachments, core.now());
   }
 
   get principal(): Principal {
@@ -139,7 +143,7 @@ export class CompiledPrincipalPolicy implements CompiledPolicy {
   #recompile(): void {
     const core = this.#core;
     this.#version = core.version;
-    this.#rules = compileRules(this.#principal, core.state.policies, core.state.attachments, core.now());
+    this.#rules = compileRules(this.#principal, core.state.prepared, core.state.attachments, core.now());
     this.#caches = new Map();
   }
 
@@ -153,34 +157,52 @@ export class CompiledPrincipalPolicy implements CompiledPolicy {
     const source = forAction.sourceSensitive ? (context?.source ?? '') : '';
     const key = forAction.sourceSensitive ? `${resource}\u0000${source}` : resource;
     let cache = this.#caches.get(action);
-    const hit = cache?.get(key);
+    if (cache === undefined) {
+      cache = new DecisionCache(this.#core.cacheSize);
+      this.#caches.set(action, cache);
+    }
+    const hit = cache.get(key);
     if (hit !== undefined) return hit;
     const decision = this.#decide(forAction, action, resource, source);
-    if (cache === undefined) {
-      cache = new Map();
-      this.#caches.set(action, cache);
-    } else if (cache.size >= this.#core.cacheSize) {
-      const oldest = cache.keys().next();
-      if (oldest.done !== true) cache.delete(oldest.value);
-    }
     cache.set(key, decision);
     return decision;
   }
 
-  /** The uncached evaluation: every deny first, then the first allow. */
+  /** Decisions currently cached over all actions (an upper bound, see DecisionCache). */
+  get cachedDecisions(): number {
+    let n = 0;
+    for (const c of this.#caches.values()) n += c.size;
+    return n;
+  }
+
+  /** The uncached evaluation: any matching deny, else the first matching allow, else default deny. */
   #decide(rules: ActionRules, action: Action, resource: string, source: string): Decision {
     if (invalidResource(action, resource)) return INVALID_RESOURCE;
-    let address: Address | null | undefined;
-    const sourceIn = (entry: { sources: { contains(a: Address): boolean } | null }, unknownMeans: boolean): boolean => {
-      if (entry.sources === null) return true;
-      if (address === undefined) address = source === '' ? null : parseSourceAddress(source);
-      return address === null ? unknownMeans : entry.sources.contains(address);
-    };
+    const address: Address | null = rules.sourceSensitive && source !== '' ? parseSourceAddress(source) : null;
+    let first: string | null = null;
+    if (rules.kind === 'topic' || rules.kind === 'filter') {
+      const slash = resource.indexOf('/');
+      const level = slash < 0 ? resource : resource.slice(0, slash);
+      // A subscription with a wildcard first level meets every rule (denies by overlap).
+      first = level === '+' || level === '#' ? null : level;
+    }
     // Fail closed: a deny whose source range cannot be checked applies; such an allow does not.
-    for (const d of rules.denies) if (d.matches(resource) && sourceIn(d, true)) return d.decision;
-    for (const a of rules.allows) if (a.matches(resource) && sourceIn(a, false)) return a.decision;
-    return this.#rules.quarantined ? QUARANTINE_DENY : DEFAULT_DENY;
+    return scan(rules.denies, first, resource, address, true) ?? scan(rules.allows, first, resource, address, false) ?? (this.#rules.quarantined ? QUARANTINE_DENY : DEFAULT_DENY);
   }
+}
+
+function scanList(list: readonly RuleEntry[], resource: string, address: Address | null, unknownSourceApplies: boolean): Decision | null {
+  for (const e of list) {
+    if (!e.matches(resource)) continue;
+    if (e.sources === null || (address === null ? unknownSourceApplies : e.sources.contains(address))) return e.decision;
+  }
+  return null;
+}
+
+function scan(index: RuleIndex, first: string | null, resource: string, address: Address | null, unknownSourceApplies: boolean): Decision | null {
+  if (first === null) return scanList(index.all, resource, address, unknownSourceApplies);
+  const bucket = index.byFirst.get(first);
+  return (bucket && scanList(bucket, resource, address, unknownSourceApplies)) ?? scanList(index.rest, resource, address, unknownSourceApplies);
 }
 
 export class ZeroTrustPolicyEngine implements DynamicPolicyEngine {

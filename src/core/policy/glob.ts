@@ -39,9 +39,25 @@ export function compileGlob(pattern: string, options: { domain?: boolean } = {})
   if (p === '**') return () => true;
   if (!p.includes('*')) return (r) => norm(r) === p;
   const firstStar = p.indexOf('*');
+  const stars = p.length - p.replaceAll('*', '').length;
+  // The common shapes without a regular expression: `prefix**`, `prefix*`, `*suffix`.
   if (p.endsWith('**') && firstStar === p.length - 2) {
     const prefix = p.slice(0, -2);
     return (r) => norm(r).startsWith(prefix);
+  }
+  if (stars === 1 && firstStar === p.length - 1) {
+    const prefix = p.slice(0, -1);
+    return (r) => {
+      const s = norm(r);
+      return s.startsWith(prefix) && !s.includes('/', prefix.length);
+    };
+  }
+  if (stars === 1 && firstStar === 0) {
+    const suffix = p.slice(1);
+    return (r) => {
+      const s = norm(r);
+      return s.endsWith(suffix) && !s.slice(0, s.length - suffix.length).includes('/');
+    };
   }
   const source = p
     .split(/(\*\*|\*)/)

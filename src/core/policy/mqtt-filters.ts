@@ -57,3 +57,51 @@ export function filtersOverlap(a: string, b: string): boolean {
     if (xl !== yl) return false;
   }
 }
+
+/** The levels before the first wildcard level, joined: `a/b` for `a/b/+/#`, `` for `+/x`. */
+function literalPrefix(filter: string): string {
+  // Wildcards fill whole levels in a valid filter, so the first '+' or '#' starts a level.
+  const plus = filter.indexOf('+');
+  const hash = filter.indexOf('#');
+  const at = plus < 0 ? hash : hash < 0 ? plus : Math.min(plus, hash);
+  if (at < 0) return filter;
+  return at === 0 ? '' : filter.slice(0, at - 1);
+}
+
+/**
+ * A string test every topic (or filter) under `prefix` passes: it starts with the prefix and
+ * the prefix ends at a level boundary. Rejects most resources before the level-by-level match.
+ */
+function underPrefix(prefix: string): (s: string) => boolean {
+  const n = prefix.length;
+  return (s) => s.startsWith(prefix) && (s.length === n || s.charCodeAt(n) === 47);
+}
+
+/**
+ * topicMatches(filter, topic) from topics.ts, precompiled: a filter without wildcards is an
+ * equality test, and a filter with literal leading levels checks them as a string prefix first.
+ */
+export function compileTopicMatcher(filter: string, full: (filter: string, topic: string) => boolean): (topic: string) => boolean {
+  if (!hasMqttWildcard(filter)) return (t) => t === filter;
+  const prefix = literalPrefix(filter);
+  if (prefix === '') return (t) => full(filter, t);
+  const under = underPrefix(prefix);
+  return (t) => under(t) && full(filter, t);
+}
+
+/**
+ * filterCovers(granted, requested) from topics.ts, precompiled the same way: a requested
+ * filter can only be covered if it repeats the granted filter's literal leading levels.
+ */
+export function compileCoverMatcher(granted: string, full: (granted: string, requested: string) => boolean): (requested: string) => boolean {
+  if (!hasMqttWildcard(granted)) return (r) => r === granted;
+  return compileTopicMatcher(granted, full);
+}
+
+/** filtersOverlap(pattern, requested), with a first-level test that skips the split for most requests. */
+export function compileOverlapMatcher(pattern: string): (requested: string) => boolean {
+  const first = pattern.split('/')[0] ?? '';
+  if (first === '+' || first === '#') return (r) => filtersOverlap(pattern, r);
+  const under = underPrefix(first);
+  return (r) => (under(r) || r.charCodeAt(0) === 43 || r.charCodeAt(0) === 35) && filtersOverlap(pattern, r);
+}

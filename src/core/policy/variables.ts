@@ -69,21 +69,47 @@ export type Substitution =
   /** `prefix` is the substituted text before the variable that failed, at `offset` in the template. */
   | { ok: false; offset: number; prefix: string; variable: string; why: 'missing' | 'unsafe' | 'unknown' };
 
+/** A template split once into literal text and variable names, so substitution is concatenation. */
+export interface ParsedTemplate {
+  readonly template: string;
+  /** Literal text; `literals.length === variables.length + 1`, variables between them. */
+  readonly literals: readonly string[];
+  readonly variables: readonly string[];
+  readonly offsets: readonly number[];
+}
+
+export function parseTemplate(template: string): ParsedTemplate {
+  const literals: string[] = [];
+  const variables: string[] = [];
+  const offsets: number[] = [];
+  let last = 0;
+  for (const m of template.matchAll(VARIABLE)) {
+    literals.push(template.slice(last, m.index));
+    variables.push(m[1] ?? '');
+    offsets.push(m.index);
+    last = m.index + m[0].length;
+  }
+  literals.push(template.slice(last));
+  return { template, literals, variables, offsets };
+}
+
+export function substituteParsed(t: ParsedTemplate, p: Principal): Substitution {
+  let out = t.literals[0] ?? '';
+  for (let i = 0; i < t.variables.length; i++) {
+    const name = t.variables[i] ?? '';
+    const offset = t.offsets[i] ?? 0;
+    const value = isKnownVariable(name) ? resolveVariable(name, p) : undefined;
+    if (value === undefined || value === '' || isUnsafe(value)) {
+      const why = !isKnownVariable(name) ? 'unknown' : value === undefined || value === '' ? 'missing' : 'unsafe';
+      return { ok: false, offset, prefix: out, variable: name, why };
+    }
+    out += value + (t.literals[i + 1] ?? '');
+  }
+  return { ok: true, value: out };
+}
+
 /** Substitutes every variable once (values are never re-scanned for `${`). */
 export function substitute(template: string, p: Principal): Substitution {
   if (!template.includes('${')) return { ok: true, value: template };
-  let out = '';
-  let last = 0;
-  for (const m of template.matchAll(VARIABLE)) {
-    const name = m[1] ?? '';
-    const offset = m.index;
-    const fail = (why: 'missing' | 'unsafe' | 'unknown'): Substitution => ({ ok: false, offset, prefix: out + template.slice(last, offset), variable: name, why });
-    if (!isKnownVariable(name)) return fail('unknown');
-    const value = resolveVariable(name, p);
-    if (value === undefined || value === '') return fail('missing');
-    if (isUnsafe(value)) return fail('unsafe');
-    out += template.slice(last, offset) + value;
-    last = offset + m[0].length;
-  }
-  return { ok: true, value: out + template.slice(last) };
+  return substituteParsed(parseTemplate(template), p);
 }

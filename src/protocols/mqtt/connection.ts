@@ -260,7 +260,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
       this.#stream.pause();
     }
     try {
-      dispatch(this, packet);
+      dispatch(this, packet, frame);
     } catch (err) {
       // A bug in one handler ends one connection, never the process.
       this.record('mqtt.handler_error', 'critical', { cmd: packet.cmd, error: err instanceof Error ? err.message : String(err) });

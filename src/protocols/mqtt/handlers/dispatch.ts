@@ -9,7 +9,7 @@ import { handlePublish } from './publish.ts';
 import { handleSubscribe } from './subscribe.ts';
 import { handleUnsubscribe } from './unsubscribe.ts';
 
-export function dispatch(conn: MqttConnection, packet: Packet): void {
+export function dispatch(conn: MqttConnection, packet: Packet, frame: Buffer): void {
   switch (packet.cmd) {
     case 'connect':
       if (conn.connecting) {
@@ -20,7 +20,7 @@ export function dispatch(conn: MqttConnection, packet: Packet): void {
       conn.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
       return;
     case 'publish':
-      handlePublish(conn, packet);
+      handlePublish(conn, packet, frame);
       return;
     case 'puback':
       handlePuback(conn, packet);

@@ -7,7 +7,7 @@ import type { MqttConnection } from '../connection.ts';
 import { fromWire } from '../properties.ts';
 import { RC } from '../reason-codes.ts';
 
-export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
+export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Buffer): void {
   const { services } = conn;
   const limits = services.limits;
   const session = conn.session;
@@ -57,6 +57,11 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     expiresAt: expiry === undefined ? null : Date.now() + expiry * 1000,
     origin: conn.clientId,
   };
+  // A PUBLISH without DUP, RETAIN, alias or properties is forwarded byte for byte to
+  // subscribers of the same protocol version: no re-encoding on the hot path.
+  if (!p.retain && !p.dup && topic === p.topic && (!v5 || p.properties === undefined)) {
+    message.encodings = new Map([[`${conn.version}${p.qos}00`, frame]]);
+  }
   services.broker.publish(message);
 
   if (p.qos === 0) return;
