@@ -37,6 +37,13 @@ function decode(frame: Buffer): Packet {
   return out;
 }
 
+/**
+ * Plain TCP reads land in this one buffer (net `onread`), skipping the stream machinery and a
+ * Buffer per read. Shared by every connection of the thread: each read is fully consumed (the
+ * scanner copies any partial frame) before the next can arrive.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
 export class RawMqttClient {
   readonly socket: net.Socket;
   /** Hot path: a PUBLISH frame (flags and body bounds inside `buf`). */
@@ -47,23 +54,27 @@ export class RawMqttClient {
   private waiters: Waiter[] = [];
   private closedError: Error | null = null;
 
-  private constructor(socket: net.Socket) {
+  private readonly scanner: FrameScanner;
+
+  private constructor(socket: net.Socket, dataEvents: boolean) {
     this.socket = socket;
-    const scanner = new FrameScanner((type, flags, buf, start, end, frameStart) => {
+    this.scanner = new FrameScanner((type, flags, buf, start, end, frameStart) => {
       if (type === PUBLISH) this.onPublish(buf, flags, start, end);
       else if (type === PUBACK) this.onPuback(buf.readUInt16BE(start));
       else this.control(type, buf.subarray(frameStart, end));
     });
-    socket.on('data', (chunk: Buffer) => {
-      scanner.push(chunk);
-      this.onChunkEnd();
-    });
+    if (dataEvents) socket.on('data', (chunk: Buffer) => this.feed(chunk));
     const fail = (e: Error): void => {
       this.closedError ??= e;
       for (const w of this.waiters.splice(0)) w.reject(e);
     };
     socket.on('error', fail);
     socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  private feed(chunk: Buffer): void {
+    this.scanner.push(chunk);
+    this.onChunkEnd();
   }
 
   get closed(): boolean {
@@ -100,11 +111,15 @@ export class RawMqttClient {
   /** Opens the transport, sends CONNECT, and resolves after a successful CONNACK. */
   static async connect(ep: Endpoint, opts: ConnectOptions): Promise<RawMqttClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    const tcp = net.connect({ host: ep.host, port: ep.port, noDelay: opts.noDelay ?? true });
+    // Reads only start after connect, by which time `client` is assigned.
+    const onread = ep.tls === undefined
+      ? { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => { client.feed(Buffer.from(buf.buffer, buf.byteOffset, n)); return true; } }
+      : undefined;
+    const tcp = net.connect({ host: ep.host, port: ep.port, noDelay: opts.noDelay ?? true, onread });
     const socket = ep.tls !== undefined
       ? tls.connect({ socket: tcp, secureContext: ep.tls.secureContext, rejectUnauthorized: true, checkServerIdentity: () => undefined })
       : tcp;
-    const client = new RawMqttClient(socket);
+    const client = new RawMqttClient(socket, ep.tls !== undefined);
     const connack = client.expect(2, timeoutMs);
     const ready = ep.tls !== undefined ? 'secureConnect' : 'connect';
     socket.once(ready, () => { socket.write(connectPacket(opts.clientId, opts.keepalive ?? 600)); });

@@ -6,6 +6,7 @@ const NAMES: Record<BrokerName, string> = { palisade: 'Palisade', mosquitto: 'Mo
 
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return 'n/a';
+  if (Number.isInteger(x) && Math.abs(x) < 1000) return String(x);
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
   if (Math.abs(x) >= 100) return x.toFixed(0);
   if (Math.abs(x) >= 10) return x.toFixed(1);
@@ -26,10 +27,17 @@ function ratioCell(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a';
 }
 
+/** Other processes used more than this many cores during the reported trial's window. */
+const SHARED_CPU = 0.5;
+
+function shared(o: BrokerOutcome): boolean {
+  return o.ok && typeof o.details.otherCpuCores === 'number' && o.details.otherCpuCores > SHARED_CPU;
+}
+
 function cell(o: BrokerOutcome | undefined, key: string): string {
   if (o === undefined) return 'not run';
   if (!o.ok) return 'n/a';
-  return fmt(o.metrics[key]!);
+  return `${fmt(o.metrics[key]!)}${shared(o) ? ' †' : ''}`;
 }
 
 /** The headline table: one row per scenario metric, three brokers, two ratios. */
@@ -42,7 +50,7 @@ export function summaryTable(r: RunResults): string {
     for (const m of s.metrics) {
       const vm = ratio(s, m, 'mosquitto');
       const va = ratio(s, m, 'aedes');
-      const t = TARGETS[s.id];
+      const t = m === s.metrics[0] ? TARGETS[s.id] : undefined;
       const target = t === undefined ? '' : !Number.isFinite(vm) || !Number.isFinite(va)
         ? `≥${t.vsMosquitto}× / ≥${t.vsAedes}×: not measured`
         : `≥${t.vsMosquitto}× / ≥${t.vsAedes}×: ${vm >= t.vsMosquitto && va >= t.vsAedes ? 'met' : 'not met'}`;
@@ -64,7 +72,7 @@ function scenarioSection(s: ScenarioRecord): string {
     if (o === undefined) return `| ${NAMES[b]} | ${s.metrics.map(() => 'not run').join(' | ')} | | |`;
     if (!o.ok) return `| ${NAMES[b]} | ${s.metrics.map(() => 'n/a').join(' | ')} | | ${o.error.replace(/\|/g, '\\|').replace(/\s+/g, ' ').slice(0, 300)} |`;
     const trials = o.trials.length > 1 ? o.trials.map((t) => fmt(t[s.metrics[0]!.key]!)).join(' / ') : '1';
-    return `| ${NAMES[b]} | ${s.metrics.map((m) => fmt(o.metrics[m.key]!)).join(' | ')} | ${trials} | ${detailText(o.details)} |`;
+    return `| ${NAMES[b]} | ${s.metrics.map((m) => cell(o, m.key)).join(' | ')} | ${trials} | ${detailText(o.details)} |`;
   });
   const ratios = s.metrics.map((m) => `${m.label}: Palisade vs Mosquitto ${ratioCell(ratio(s, m, 'mosquitto'))}, vs Aedes ${ratioCell(ratio(s, m, 'aedes'))}`);
   return [`### ${s.title}`, '', s.method, '', head, sep, ...rows, '', `Ratios (> 1 means Palisade is better): ${ratios.join('; ')}.`].join('\n');
@@ -73,7 +81,7 @@ function scenarioSection(s: ScenarioRecord): string {
 function generatorSection(r: RunResults): string {
   if (r.generator === null) return 'Not run in this pass (`node bench/run.ts --only generator`).';
   return [
-    '| Case | Rate | Generator CPU (cores) | Null peer CPU (cores) |',
+    '| Case | Figure | Generator CPU (cores) | Null peer CPU (cores) |',
     '|---|--:|--:|--:|',
     ...r.generator.map((g) => `| ${g.label} | ${fmt(g.rate)} | ${g.generatorCpuCores.toFixed(2)} | ${g.peerCpuCores.toFixed(2)} |`),
   ].join('\n');
@@ -96,7 +104,8 @@ block (it is carried over on regeneration).
 ## Summary
 
 Ratios are oriented so that > 1 means Palisade is better (throughput: Palisade ÷ other; latency and memory: other ÷ Palisade).
-Throughput figures are the median of the trials.
+Throughput figures are the median of the trials. † marks a figure whose trial shared the CPU with other processes
+(more than ${SHARED_CPU} core used by neither the broker nor the generator, after one re-run); treat it as a lower bound.
 
 ${summaryTable(r)}
 
@@ -121,19 +130,28 @@ ${generatorSection(r)}
 ## Method
 
 - Every broker runs as its own child process, fresh for every scenario and trial, on free loopback ports; the
-  load generator runs in the runner process, in worker threads (publishers in one, subscribers in one or two).
-- Mosquitto (${r.versions.mosquitto ?? 'Debian package'}): \`max_queued_messages 10000\`, \`max_inflight_messages 64\`,
-  \`persistence false\`, \`set_tcp_nodelay true\`, anonymous plain listener; TLS listener with \`cafile\`/\`certfile\`/\`keyfile\`,
+  load generator runs in the runner process, in worker threads (publishers in two for fan-in, subscribers in one or
+  two), on raw \`net\` sockets reading through \`onread\` into one reused buffer.
+- Mosquitto (${r.versions.mosquitto ?? 'Debian package'}): \`max_queued_messages ${r.mosquittoMaxQueued}\`${r.mosquittoMaxQueued === 0 ? ' (unlimited; see notes)' : ''}, \`max_inflight_messages 64\`,
+  \`persistence false\`, anonymous plain listener; TLS listener with \`cafile\`/\`certfile\`/\`keyfile\`,
   \`require_certificate true\`, \`use_identity_as_username true\`.
 - Aedes (\`bench/peers/aedes-server.ts\`): \`Aedes.createBroker({ drainTimeout: 10000 })\`, in-memory persistence,
   \`net\` server and a \`tls\` server with \`requestCert\` + \`rejectUnauthorized\`.
+- TCP_NODELAY: Palisade always sets it (and corks writes per tick). Mosquitto (\`set_tcp_nodelay\`) and Aedes
+  (\`noDelay\`) get it for the latency and TLS scenarios and keep their default (Nagle on, their faster setting)
+  for throughput and memory.
 - Palisade: \`node src/cli/main.ts start\` with the bench config (anonymous plain listener mapped to segment \`bench\`,
   policy grants \`bench/#\`, shield on with raised connection limits, \`maxInflight 64\`, \`maxQueuedMessages 10000\`);
   TLS through its mqtts listener with device certificates from \`palisade device add\`.
 - Clients speak MQTT 3.1.1 with clean sessions. Packets are built with mqtt-packet's \`generate\`; handshake replies are
   checked with mqtt-packet's parser; the hot path uses a framing scanner that allocates nothing per PUBLISH/PUBACK.
-  QoS 0 publishers write batches of 100 PUBLISH frames in one \`write\` and are paced only by TCP back-pressure;
+  QoS 0 publishers write batches of 100 PUBLISH frames in one \`write\`, paced by TCP back-pressure and the end-to-end window;
   QoS 1 publishers keep 64 packet ids in flight each; subscribers acknowledge QoS 1 in one write per received chunk.
+- End-to-end window: every payload carries a sequence number and publisher index; subscribers publish, through shared
+  memory, how far they have got in each publisher's stream, and a publisher stays at most 1,000 messages ahead of its
+  slowest subscriber. This keeps every broker's queues bounded (no unbounded backlog in socket buffers, so loss means
+  the broker dropped). A window whose tail a broker dropped is written off once the subscribers have received twice
+  everything that can be in flight without it moving (\`windowsWrittenOff\`).
 - Throughput is counted at the subscribers over a fixed window after warm-up (rates interpolated from 100 ms samples);
   loss is what was published × matching subscribers minus what arrived after a drain period. Broker CPU is read from
   /proc/<pid>/stat and generator CPU from \`process.cpuUsage()\` over the same window; a broker at ≈ 1.0 core is saturated

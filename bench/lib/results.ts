@@ -24,6 +24,8 @@ export interface RunResults {
   machine: { cpus: number; cpuModel: string; kernel: string; memGiB: number };
   versions: Record<string, string>;
   tls: { source: string; keyType: string; note: string };
+  /** Mosquitto's max_queued_messages for this run (BENCH_MOSQUITTO_MAX_QUEUED). */
+  mosquittoMaxQueued: number;
   generator: CalibrationRow[] | null;
   scenarios: ScenarioRecord[];
 }

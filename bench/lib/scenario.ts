@@ -45,6 +45,8 @@ export interface Scenario {
   /** One line on what is measured and how, for the report. */
   method: string;
   metrics: Metric[];
+  /** Run Mosquitto and Aedes with TCP_NODELAY (see LaunchContext.noDelay). */
+  noDelay?: boolean;
   /** Repetitions per broker; the reported figure is the median. */
   trials(opts: RunOptions): number;
   run(target: Target, opts: RunOptions): Promise<ScenarioResult>;

@@ -76,9 +76,13 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
     await sleep(spec.warmupMs);
     const t0 = nowMs();
     const cpuWindow = new CpuWindow(brokerPid);
+    const elu0 = hosts.map((h) => h.elu());
     await sleep(spec.windowMs);
     const t1 = nowMs();
     const cpu = cpuWindow.read();
+    // How busy each generator thread was: near 1.0 would mean the generator, not the broker, limits.
+    const busiest = (ws: WorkerHost[]): number => round(Math.max(0, ...ws.map((w) => w.elu(elu0[hosts.indexOf(w)]).utilization)), 2);
+    const threads = { pubThreadBusy: busiest(pubs), subThreadBusy: busiest(subs) };
     for (const p of pubs) p.send({ type: 'stop' });
     const tStop = nowMs();
     const pubDone = await Promise.all(pubs.map((p) => p.waitFor('done', 15_000)));
@@ -105,7 +109,8 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
     const expected = published * spec.fanout;
     const rate = inWindow / ((t1 - t0) / 1000);
     return {
-      metrics: { rate: round(rate) },
+      // Broker CPU per delivered message: insensitive to how much CPU the broker was given.
+      metrics: { rate: round(rate), cpuUsPerMsg: round((cpu.brokerCpuCores * 1e6) / rate, 2) },
       details: {
         published, expected, delivered,
         offeredRate: round(published / ((tStop - tStart) / 1000)),
@@ -114,6 +119,7 @@ export async function runThroughput(endpoint: Endpoint, brokerPid: number, spec:
         windowsWrittenOff: stalls,
         minPerSubscriber: Number.isFinite(minPerSubscriber) ? minPerSubscriber : 0,
         ...cpu,
+        ...threads,
         disconnects: subDisconnects + pubDisconnects,
       },
     };

@@ -3,6 +3,7 @@
  * and always terminate it. Workers speak `{ type: string, ... }` messages.
  */
 import { Worker } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 
 export interface WorkerMessage {
   type: string;
@@ -27,6 +28,11 @@ export class WorkerHost {
       this.failure ??= new Error(`worker exited (${code})`);
       this.wake?.();
     });
+  }
+
+  /** Event-loop utilisation of the worker since `since` (or since it started): 1.0 = saturated. */
+  elu(since?: EventLoopUtilization): EventLoopUtilization {
+    return this.worker.performance.eventLoopUtilization(since);
   }
 
   send(msg: WorkerMessage): void {

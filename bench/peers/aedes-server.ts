@@ -1,6 +1,6 @@
 /**
  * Aedes 1.x as a benchmark peer: plain TCP and TLS (client certificate required) on loopback.
- * Usage: node bench/peers/aedes-server.ts <mqttPort> [<mqttsPort> <ca> <cert> <key>]
+ * Usage: node bench/peers/aedes-server.ts nodelay|nagle <mqttPort> [<mqttsPort> <ca> <cert> <key>]
  * Prints READY once both listeners accept connections.
  */
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes } from 'aedes';
 
-const [mqttPort, mqttsPort, ca, cert, key] = process.argv.slice(2);
-if (mqttPort === undefined) throw new Error('usage: aedes-server.ts <mqttPort> [<mqttsPort> <ca> <cert> <key>]');
+const [delay, mqttPort, mqttsPort, ca, cert, key] = process.argv.slice(2);
+if (mqttPort === undefined) throw new Error('usage: aedes-server.ts nodelay|nagle <mqttPort> [<mqttsPort> <ca> <cert> <key>]');
+const noDelay = delay === 'nodelay';
 
 const broker = await Aedes.createBroker({ drainTimeout: 10_000 });
 
@@ -20,12 +21,12 @@ function listen(server: net.Server, port: number): Promise<void> {
   });
 }
 
-const servers: net.Server[] = [net.createServer({ noDelay: true }, (s) => broker.handle(s))];
+const servers: net.Server[] = [net.createServer({ noDelay }, (s) => broker.handle(s))];
 await listen(servers[0]!, Number(mqttPort));
 if (mqttsPort !== undefined && ca !== undefined && cert !== undefined && key !== undefined) {
   const secure = tls.createServer({
     ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key),
-    requestCert: true, rejectUnauthorized: true, noDelay: true,
+    requestCert: true, rejectUnauthorized: true, noDelay,
   }, (s) => broker.handle(s));
   secure.on('tlsClientError', () => undefined);
   servers.push(secure);

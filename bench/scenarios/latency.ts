@@ -83,6 +83,7 @@ function latency(qos: QoS): Scenario {
       { key: 'p50', label: 'p50 ms', unit: 'ms', higherIsBetter: false },
       { key: 'p99', label: 'p99 ms', unit: 'ms', higherIsBetter: false },
     ],
+    noDelay: true,
     trials: () => 1,
     run: (target, o) => measure(target, qos, 1000, o.quick ? 2000 : 10_000),
   };

@@ -7,7 +7,8 @@ import type { Scenario, ScenarioResult, Target } from '../lib/scenario.ts';
 
 const CONCURRENCY = 100;
 
-async function measure(target: Target, count: number): Promise<ScenarioResult> {
+/** `whileConnected` runs after the reading, with every connection still open (heap snapshots). */
+export async function measureIdleMemory(target: Pick<Target, 'pid' | 'mqtt'>, count: number, whileConnected?: () => Promise<void>): Promise<ScenarioResult> {
   await sleep(1000);
   const before = rssKiB(target.pid);
   const clients: RawMqttClient[] = [];
@@ -35,6 +36,7 @@ async function measure(target: Target, count: number): Promise<ScenarioResult> {
     const alive = clients.filter((c) => !c.closed).length;
     if (alive < count) throw new Error(`${count - alive} of ${count} connections were closed by the broker while idle`);
     const deltaKiB = after - before;
+    if (whileConnected !== undefined) await whileConnected();
     return {
       metrics: { mib: round(deltaKiB / 1024, 1), kibPerConn: round(deltaKiB / count, 2) },
       details: { connections: count, rssBeforeMiB: round(before / 1024, 1), rssAfterMiB: round(after / 1024, 1), connectPerSec: round(count / connectSeconds) },
@@ -53,5 +55,5 @@ export const memory: Scenario = {
     { key: 'kibPerConn', label: 'KiB/conn', unit: 'KiB', higherIsBetter: false },
   ],
   trials: () => 1,
-  run: (target, o) => measure(target, o.quick ? 5000 : 10_000),
+  run: (target, o) => measureIdleMemory(target, o.quick ? 5000 : 10_000),
 };

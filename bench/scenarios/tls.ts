@@ -48,6 +48,7 @@ export const tlsConnect: Scenario = {
   title: 'TLS with client certificate, connections/s',
   method: 'Full TLS handshake with a client certificate (no session resumption) + CONNECT + CONNACK + DISCONNECT, 8 in parallel (one certificate and client id per lane, over two worker threads), for 10 s or 2,000 connections.',
   metrics: [{ key: 'rate', label: 'conn/s', unit: 'conn/s', higherIsBetter: true }],
+  noDelay: true,
   trials: () => 1,
   run: (target, o) => measure(target, o.quick ? 600 : 2000, o.quick ? 3000 : 10_000),
 };

@@ -8,6 +8,7 @@ import { isPalisadeError } from '../core/errors.ts';
 import { registerDeviceCommands } from './device.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerCertCommands } from './cert.ts';
+import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
 
 const program = new Command();
@@ -22,6 +23,7 @@ registerStartCommand(program);
 registerDeviceCommands(program);
 registerKeysCommands(program);
 registerCertCommands(program);
+registerPolicyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,8 @@
 
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 
+export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+
 export type DeviceStatus = 'active' | 'disabled';
 
 export interface Device {

@@ -13,6 +13,7 @@ import type {
   Device,
   MessageProperties,
   MessageWrite,
+  PolicyDocument,
   RetainedMessage,
   SecurityEvent,
   SessionRecord,
@@ -868,6 +869,101 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         const ids = appended.map((e) => e.id);
         expect(new Set(ids).size).toBe(25);
         expect((await store.events.list()).map((e) => e.id)).toEqual([...ids].sort((a, b) => a - b));
+      });
+    });
+
+    describe('policies', () => {
+      const policyDoc = (name: string, overrides: Partial<PolicyDocument> = {}): PolicyDocument => ({
+        name,
+        version: '2026-11',
+        description: 'Kameras — ünïcödé 📷',
+        statements: [
+          { sid: 'tele', effect: 'allow', actions: ['mqtt:publish'], resources: ['video/${device.id}/telemetry/#'] },
+          {
+            effect: 'deny',
+            actions: ['mqtt:*', 'http:get'],
+            resources: ['video/+/admin/#', '/api/**'],
+            conditions: { quarantined: false, firmwareCurrent: true, certDaysLeftAtLeast: 2.5, sourceCidr: ['10.0.0.0/8', '2001:db8::/32'] },
+          },
+        ],
+        ...overrides,
+      });
+
+      it('round-trips documents exactly, including conditions and unicode', async () => {
+        const a = policyDoc('cams');
+        await store.policies.put(a);
+        expect(await store.policies.get('cams')).toStrictEqual(a);
+        expect(await store.policies.get('nope')).toBeNull();
+      });
+
+      it('replaces a document of the same name and keeps its attachments', async () => {
+        await store.policies.put(policyDoc('cams'));
+        await store.policies.attach({ kind: 'segment', id: 'video' }, 'cams');
+        const replacement = policyDoc('cams', { statements: [] });
+        await store.policies.put(replacement);
+        expect(await store.policies.get('cams')).toStrictEqual(replacement);
+        expect(await store.policies.list()).toHaveLength(1);
+        expect(await store.policies.attachments()).toStrictEqual({ segment: { video: ['cams'] }, device: {} });
+      });
+
+      it('lists documents by name, and nothing when empty', async () => {
+        expect(await store.policies.list()).toEqual([]);
+        for (const n of ['b', 'c', 'a']) await store.policies.put(policyDoc(n));
+        expect((await store.policies.list()).map((p) => p.name)).toEqual(['a', 'b', 'c']);
+      });
+
+      it('attaches to segments and devices, idempotently, with sorted name lists', async () => {
+        for (const n of ['p2', 'p1', 'p3']) await store.policies.put(policyDoc(n));
+        expect(await store.policies.attachments()).toStrictEqual({ segment: {}, device: {} });
+        await store.policies.attach({ kind: 'segment', id: 'video' }, 'p2');
+        await store.policies.attach({ kind: 'segment', id: 'video' }, 'p1');
+        await store.policies.attach({ kind: 'segment', id: 'video' }, 'p1');
+        await store.policies.attach({ kind: 'device', id: 'video' }, 'p3');
+        await store.policies.attach({ kind: 'device', id: 'cam-1' }, 'p1');
+        expect(await store.policies.attachments()).toStrictEqual({
+          segment: { video: ['p1', 'p2'] },
+          device: { 'cam-1': ['p1'], video: ['p3'] },
+        });
+      });
+
+      it('refuses to attach a policy that does not exist, with NOT_FOUND', async () => {
+        await expectCode(store.policies.attach({ kind: 'segment', id: 'video' }, 'ghost'), ErrorCodes.NOT_FOUND);
+        expect(await store.policies.attachments()).toStrictEqual({ segment: {}, device: {} });
+      });
+
+      it('detaches, reporting whether anything was attached', async () => {
+        await store.policies.put(policyDoc('p'));
+        await store.policies.attach({ kind: 'device', id: 'cam-1' }, 'p');
+        expect(await store.policies.detach({ kind: 'segment', id: 'cam-1' }, 'p')).toBe(false);
+        expect(await store.policies.detach({ kind: 'device', id: 'cam-1' }, 'p')).toBe(true);
+        expect(await store.policies.detach({ kind: 'device', id: 'cam-1' }, 'p')).toBe(false);
+        expect(await store.policies.attachments()).toStrictEqual({ segment: {}, device: {} });
+      });
+
+      it('deletes a document together with every attachment of it', async () => {
+        await store.policies.put(policyDoc('gone'));
+        await store.policies.put(policyDoc('kept'));
+        await store.policies.attach({ kind: 'segment', id: 's1' }, 'gone');
+        await store.policies.attach({ kind: 'segment', id: 's1' }, 'kept');
+        await store.policies.attach({ kind: 'device', id: 'd1' }, 'gone');
+        expect(await store.policies.delete('gone')).toBe(true);
+        expect(await store.policies.delete('gone')).toBe(false);
+        expect(await store.policies.get('gone')).toBeNull();
+        expect(await store.policies.attachments()).toStrictEqual({ segment: { s1: ['kept'] }, device: {} });
+        // A policy put again under the old name does not inherit the old attachments.
+        await store.policies.put(policyDoc('gone'));
+        expect(await store.policies.attachments()).toStrictEqual({ segment: { s1: ['kept'] }, device: {} });
+      });
+
+      it('keeps targets named like Object.prototype members as plain keys', async () => {
+        await store.policies.put(policyDoc('p'));
+        await store.policies.attach({ kind: 'device', id: '__proto__' }, 'p');
+        await store.policies.attach({ kind: 'segment', id: 'constructor' }, 'p');
+        const a = await store.policies.attachments();
+        expect(Object.hasOwn(a.device, '__proto__')).toBe(true);
+        expect(Object.getPrototypeOf(a.device)).toBe(Object.prototype);
+        expect(Object.entries(a.device)).toEqual([['__proto__', ['p']]]);
+        expect(Object.entries(a.segment)).toEqual([['constructor', ['p']]]);
       });
     });
   });

@@ -9,7 +9,7 @@ export const aedes: BrokerLauncher = {
     const host = '127.0.0.1';
     const port = await freePort();
     const tlsPort = ctx.tls !== null ? await freePort() : 0;
-    const args = [...(ctx.nodeFlags ?? []), path.join(ctx.repoRoot, 'bench/peers/aedes-server.ts'), String(port)];
+    const args = [...(ctx.nodeFlags ?? []), path.join(ctx.repoRoot, 'bench/peers/aedes-server.ts'), ctx.noDelay === true ? 'nodelay' : 'nagle', String(port)];
     if (ctx.tls !== null) args.push(String(tlsPort), ctx.tls.caFile, ctx.tls.serverCertFile, ctx.tls.serverKeyFile);
     const proc = spawnBroker(process.execPath, args, { cwd: ctx.repoRoot });
     try {

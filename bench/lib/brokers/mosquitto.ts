@@ -30,7 +30,7 @@ export const mosquitto: BrokerLauncher = {
       'persistence false',
       `max_queued_messages ${MOSQUITTO_MAX_QUEUED}`,
       'max_inflight_messages 64',
-      'set_tcp_nodelay true',
+      `set_tcp_nodelay ${ctx.noDelay === true}`,
       'log_dest stderr',
       'log_type error',
       'log_type warning',

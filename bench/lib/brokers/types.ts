@@ -10,6 +10,11 @@ export interface LaunchContext {
   tls: TlsSet | null;
   /** Extra `node` flags for the Node.js brokers (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /**
+   * Ask Mosquitto and Aedes for TCP_NODELAY (latency and TLS scenarios). Otherwise they keep
+   * their default (Nagle on), which is their faster setting for throughput. Palisade always sets it.
+   */
+  noDelay?: boolean;
 }
 
 export interface RunningBroker {

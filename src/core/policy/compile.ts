@@ -200,24 +200,32 @@ export function attachedPolicyNames(principal: Principal, attachments: Attachmen
   return [...new Set(names)];
 }
 
-/** The matchers of a statement's resources for one kind, or null when an allow must not apply. */
-function resourceMatchers(s: PreparedStatement, kind: ResourceKind, principal: Principal): RuleMatcher[] | null {
-  const out: RuleMatcher[] = [];
+type Substituted = { value: string } | { prefix: string };
+
+/** Each resource of a statement for this principal; null when an allow must not apply. */
+function substituteAll(s: PreparedStatement, principal: Principal): Substituted[] | null {
+  const out: Substituted[] = [];
   for (const r of s.resources) {
-    const shared = r.shared?.get(kind);
-    if (shared) {
-      out.push(shared);
+    if (r.shared !== null) {
+      out.push({ value: r.template.template });
       continue;
     }
     const sub = substituteParsed(r.template, principal);
-    if (sub.ok) out.push(matcherFor(kind, s.effect, sub.value));
+    if (sub.ok) out.push({ value: sub.value });
     else if (s.effect === 'allow') return null;
-    else {
-      const widened = widenedDenyPattern(kind, sub.prefix);
-      out.push(widened === null ? MATCH_ALL : matcherFor(kind, s.effect, widened));
-    }
+    else out.push({ prefix: sub.prefix });
   }
   return out;
+}
+
+function resourceMatchers(s: PreparedStatement, kind: ResourceKind, substituted: readonly Substituted[]): RuleMatcher[] {
+  return substituted.map((sub, i) => {
+    const shared = s.resources[i]?.shared?.get(kind);
+    if (shared) return shared;
+    if ('value' in sub) return matcherFor(kind, s.effect, sub.value);
+    const widened = widenedDenyPattern(kind, sub.prefix);
+    return widened === null ? MATCH_ALL : matcherFor(kind, s.effect, widened);
+  });
 }
 
 export function compileRules(
@@ -239,19 +247,10 @@ export function compileRules(
       if (posture.changesAt < validUntil) validUntil = posture.changesAt;
       const applies = s.effect === 'allow' ? posture.result === 'true' : posture.result !== 'false';
       if (!applies) continue;
-      const perKind = new Map<ResourceKind, RuleMatcher[]>();
-      let dropped = false;
-      for (const kind of s.actionsByKind.keys()) {
-        const m = resourceMatchers(s, kind, principal);
-        if (m === null) {
-          dropped = true;
-          break;
-        }
-        perKind.set(kind, m);
-      }
-      if (dropped) continue;
+      const substituted = substituteAll(s, principal);
+      if (substituted === null) continue;
       for (const [kind, actions] of s.actionsByKind) {
-        const matchers = perKind.get(kind) ?? [];
+        const matchers = resourceMatchers(s, kind, substituted);
         for (const action of actions) {
           let b = builders.get(action);
           if (!b) {

@@ -1,6 +1,7 @@
 /**
  * `palisade policy lint`: finds policies that are valid but probably not what was meant.
  * Errors are things that grant far too much or can never work; warnings deserve a look.
+ * Each finding has a stable `code` (tests and scripts match on it, not on the message).
  */
 import { expandActionPattern, resourceKind, type Action } from './actions.ts';
 import { BUILTIN_POLICY_NAMES, isBuiltinPolicy, QUARANTINE_SEGMENT } from './builtin.ts';
@@ -9,9 +10,26 @@ import { parsePolicyDocument, type PolicyAttachments, type PolicyDocument, type 
 import { hasMqttWildcard, isAllWildcardFilter } from './mqtt-filters.ts';
 import { isKnownVariable, KNOWN_VARIABLES, variablesIn } from './variables.ts';
 
+export type LintCode =
+  | 'invalid-document'
+  | 'reserved-name'
+  | 'duplicate-policy'
+  | 'unknown-policy'
+  | 'unattached'
+  | 'empty-policy'
+  | 'empty-statement'
+  | 'unknown-variable'
+  | 'over-broad-action'
+  | 'over-broad-topic'
+  | 'broad-glob'
+  | 'deny-wildcard'
+  | 'quarantine-allow'
+  | 'cidr-everything';
+
 export interface LintFinding {
   level: 'warning' | 'error';
-  /** Policy name, or the attachment path for attachment findings. */
+  code: LintCode;
+  /** Policy name, or `attachments.<kind>.<target>` for attachment findings. */
   policy: string;
   /** Statement sid, or its index when it has none; null for findings about a whole policy. */
   sid: string | null;
@@ -21,11 +39,16 @@ export interface LintFinding {
 export interface LintInput {
   /** Documents as read from files or the store; invalid ones are reported, not thrown. */
   policies: readonly unknown[];
+  /** When given, over-broad grants attached to a segment are errors and unattached policies are reported. */
   attachments?: PolicyAttachments;
 }
 
 /** Families where a `**` allow means "all of them", worth a second look. */
 const BROAD_GLOB_FAMILIES = new Set(['http', 'coap', 'queue', 'shadow', 'admin']);
+
+const DENY_WILDCARD_EXPLANATION =
+  'AWS IoT reads MQTT wildcards in deny resources literally (its "potential misconfiguration" check), so a policy written for AWS may mean only the literal filter; ' +
+  'Palisade reads them as wildcards: the deny covers every matching topic and refuses any subscription that overlaps it';
 
 function statementActions(s: PolicyStatement): Set<Action> {
   const out = new Set<Action>();
@@ -43,13 +66,11 @@ function exposureOf(name: string, attachments: PolicyAttachments): Exposure {
   return { segments: pick(attachments.segment), devices: pick(attachments.device) };
 }
 
-function lintStatement(doc: PolicyDocument, s: PolicyStatement, index: number, exposure: Exposure, out: LintFinding[]): void {
+function lintStatement(doc: PolicyDocument, s: PolicyStatement, index: number, exposure: Exposure, add: (f: Omit<LintFinding, 'policy'>) => void): void {
   const sid = s.sid ?? String(index);
-  const add = (level: LintFinding['level'], message: string): void => {
-    out.push({ level, policy: doc.name, sid, message });
-  };
-  if (s.actions.length === 0) add('error', 'empty statement: no actions, so it never applies');
-  if (s.resources.length === 0) add('error', 'empty statement: no resources, so it never applies');
+  const finding = (level: LintFinding['level'], code: LintCode, message: string): void => add({ level, code, sid, message });
+  if (s.actions.length === 0) finding('error', 'empty-statement', 'empty statement: no actions, so it never applies');
+  if (s.resources.length === 0) finding('error', 'empty-statement', 'empty statement: no resources, so it never applies');
   const actions = statementActions(s);
   const topicActions = [...actions].filter((a) => resourceKind(a) === 'topic' || resourceKind(a) === 'filter');
   const toSegments = exposure.segments.length > 0;
@@ -58,37 +79,30 @@ function lintStatement(doc: PolicyDocument, s: PolicyStatement, index: number, e
 
   for (const r of s.resources) {
     for (const v of variablesIn(r)) {
-      if (!isKnownVariable(v)) {
-        const effect = s.effect === 'allow' ? 'the statement never applies' : 'the deny is widened from that point';
-        add('error', `unknown variable \${${v}} in ${JSON.stringify(r)} (${effect}); known: ${KNOWN_VARIABLES.map((k) => `\${${k}}`).join(', ')}`);
-      }
+      if (isKnownVariable(v)) continue;
+      const effect = s.effect === 'allow' ? 'the statement never applies' : 'the deny is widened from that point';
+      finding('error', 'unknown-variable', `unknown variable \${${v}} in ${JSON.stringify(r)} (${effect}); known: ${KNOWN_VARIABLES.map((k) => `\${${k}}`).join(', ')}`);
     }
   }
 
   if (s.effect === 'allow') {
-    if (s.actions.includes('*')) add(broadLevel, `over-broad grant: allows every action ("*") to ${whom}; name the actions`);
+    if (s.actions.includes('*')) finding(broadLevel, 'over-broad-action', `over-broad grant: allows every action ("*") to ${whom}; name the actions`);
     if (topicActions.length > 0) {
       for (const r of s.resources) {
-        if (isAllWildcardFilter(r)) {
-          add(broadLevel, `over-broad grant: ${JSON.stringify(r)} lets ${whom} ${topicActions.join('/')} on every device's topics; scope it, e.g. with \${device.id}`);
-        }
+        if (!isAllWildcardFilter(r)) continue;
+        finding(broadLevel, 'over-broad-topic', `over-broad grant: ${JSON.stringify(r)} lets ${whom} ${topicActions.join('/')} on every device's topics; scope it, e.g. with \${device.id}`);
       }
     }
     const broadFamilies = [...new Set([...actions].map((a) => a.slice(0, a.indexOf(':'))).filter((f) => BROAD_GLOB_FAMILIES.has(f)))];
     if (broadFamilies.length > 0 && s.resources.includes('**')) {
-      add('warning', `broad grant: "**" matches every ${broadFamilies.join('/')} resource for ${whom}`);
+      finding('warning', 'broad-glob', `broad grant: "**" matches every ${broadFamilies.join('/')} resource for ${whom}`);
     }
     if (s.conditions?.quarantined === true) {
-      add('warning', 'never applies: a quarantined device gets only the built-in quarantine policy\'s allows');
+      finding('warning', 'quarantine-allow', "never applies: a quarantined device gets only the built-in quarantine policy's allows");
     }
   } else if (topicActions.length > 0) {
     for (const r of s.resources) {
-      if (hasMqttWildcard(r)) {
-        add(
-          'warning',
-          `MQTT wildcard in a deny resource ${JSON.stringify(r)}: AWS IoT reads wildcards in deny resources literally (its "potential misconfiguration" check), so a policy written for AWS may expect this to deny only the literal filter; Palisade treats it as a wildcard and denies every matching topic and any overlapping subscription`,
-        );
-      }
+      if (hasMqttWildcard(r)) finding('warning', 'deny-wildcard', `MQTT wildcard in deny resource ${JSON.stringify(r)}: ${DENY_WILDCARD_EXPLANATION}`);
     }
   }
 
@@ -96,8 +110,13 @@ function lintStatement(doc: PolicyDocument, s: PolicyStatement, index: number, e
     const parsed = parseCidr(c);
     // IPv4 ranges are held as IPv4-mapped IPv6, so 0.0.0.0/0 is a /96 (cidr.ts).
     const everything = parsed !== null && (parsed.bits === 0 || (parsed.bits === 96 && !c.includes(':')));
-    if (everything) add('warning', `sourceCidr ${c} matches every ${parsed.bits === 0 ? '' : 'IPv4 '}address, so it restricts nothing`);
+    if (everything) finding('warning', 'cidr-everything', `sourceCidr ${c} matches every ${parsed.bits === 0 ? '' : 'IPv4 '}address, so it restricts nothing`);
   }
+}
+
+function nameOf(raw: unknown, fallback: string): string {
+  if (typeof raw === 'object' && raw !== null && 'name' in raw && typeof raw.name === 'string' && raw.name !== '') return raw.name;
+  return fallback;
 }
 
 export function lintPolicies(input: LintInput): LintFinding[] {
@@ -110,16 +129,15 @@ export function lintPolicies(input: LintInput): LintFinding[] {
     try {
       doc = parsePolicyDocument(raw);
     } catch (err) {
-      const name = typeof raw === 'object' && raw !== null && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : `policies[${i}]`;
-      out.push({ level: 'error', policy: name, sid: null, message: err instanceof Error ? err.message : String(err) });
+      out.push({ level: 'error', code: 'invalid-document', policy: nameOf(raw, `policies[${i}]`), sid: null, message: err instanceof Error ? err.message : String(err) });
       return;
     }
     if (isBuiltinPolicy(doc.name)) {
-      out.push({ level: 'error', policy: doc.name, sid: null, message: `the name is reserved for a built-in policy (${BUILTIN_POLICY_NAMES.join(', ')})` });
+      out.push({ level: 'error', code: 'reserved-name', policy: doc.name, sid: null, message: `the name is reserved for a built-in policy (${BUILTIN_POLICY_NAMES.join(', ')})` });
       return;
     }
     if (seen.has(doc.name)) {
-      out.push({ level: 'error', policy: doc.name, sid: null, message: 'defined more than once' });
+      out.push({ level: 'error', code: 'duplicate-policy', policy: doc.name, sid: null, message: 'defined more than once' });
       return;
     }
     seen.add(doc.name);
@@ -130,22 +148,26 @@ export function lintPolicies(input: LintInput): LintFinding[] {
   for (const kind of ['segment', 'device'] as const) {
     for (const [target, names] of Object.entries(attachments[kind])) {
       for (const name of names) {
-        if (!known.has(name)) out.push({ level: 'error', policy: `attachments.${kind}.${target}`, sid: null, message: `no policy named ${JSON.stringify(name)}` });
+        if (known.has(name)) continue;
+        out.push({ level: 'error', code: 'unknown-policy', policy: `attachments.${kind}.${target}`, sid: null, message: `no policy named ${JSON.stringify(name)}` });
       }
     }
   }
-  const quarantineAttached = attachments.segment[QUARANTINE_SEGMENT] ?? [];
+  const quarantineAttached = Object.hasOwn(attachments.segment, QUARANTINE_SEGMENT) ? (attachments.segment[QUARANTINE_SEGMENT] ?? []) : [];
 
   for (const doc of docs) {
+    const add = (f: Omit<LintFinding, 'policy'>): void => {
+      out.push({ ...f, policy: doc.name });
+    };
     const exposure = exposureOf(doc.name, attachments);
     if (input.attachments !== undefined && exposure.segments.length === 0 && exposure.devices.length === 0) {
-      out.push({ level: 'warning', policy: doc.name, sid: null, message: 'not attached to any segment or device, so it has no effect' });
+      add({ level: 'warning', code: 'unattached', sid: null, message: 'not attached to any segment or device, so it has no effect' });
     }
-    if (doc.statements.length === 0) out.push({ level: 'warning', policy: doc.name, sid: null, message: 'no statements: it allows and denies nothing' });
+    if (doc.statements.length === 0) add({ level: 'warning', code: 'empty-policy', sid: null, message: 'no statements: it allows and denies nothing' });
     if (quarantineAttached.includes(doc.name) && doc.statements.some((s) => s.effect === 'allow')) {
-      out.push({ level: 'warning', policy: doc.name, sid: null, message: 'attached to the quarantine segment, where allows other than the built-in quarantine policy\'s are ignored' });
+      add({ level: 'warning', code: 'quarantine-allow', sid: null, message: "attached to the quarantine segment, where allows other than the built-in quarantine policy's are ignored" });
     }
-    doc.statements.forEach((s, i) => lintStatement(doc, s, i, exposure, out));
+    doc.statements.forEach((s, i) => lintStatement(doc, s, i, exposure, add));
   }
   return out;
 }

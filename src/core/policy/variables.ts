@@ -69,6 +69,23 @@ export type Substitution =
   /** `prefix` is the substituted text before the variable that failed, at `offset` in the template. */
   | { ok: false; offset: number; prefix: string; variable: string; why: 'missing' | 'unsafe' | 'unknown' };
 
+type Accessor = (p: Principal) => string | undefined;
+
+const accessors = new Map<string, Accessor>([
+  ['device.id', (p) => p.id],
+  ['device.segment', (p) => p.segment],
+  ['cert.cn', (p) => p.certCommonName ?? undefined],
+]);
+
+/** How to read a variable, decided once per template rather than per principal; null when unknown. */
+function accessorFor(name: string): Accessor | null {
+  const fixed = accessors.get(name);
+  if (fixed) return fixed;
+  if (!isKnownVariable(name)) return null;
+  const key = name.slice('device.attr.'.length);
+  return (p) => (Object.hasOwn(p.attrs, key) ? p.attrs[key] : undefined);
+}
+
 /** A template split once into literal text and variable names, so substitution is concatenation. */
 export interface ParsedTemplate {
   readonly template: string;
@@ -76,6 +93,7 @@ export interface ParsedTemplate {
   readonly literals: readonly string[];
   readonly variables: readonly string[];
   readonly offsets: readonly number[];
+  readonly accessors: ReadonlyArray<Accessor | null>;
 }
 
 export function parseTemplate(template: string): ParsedTemplate {
@@ -90,18 +108,17 @@ export function parseTemplate(template: string): ParsedTemplate {
     last = m.index + m[0].length;
   }
   literals.push(template.slice(last));
-  return { template, literals, variables, offsets };
+  return { template, literals, variables, offsets, accessors: variables.map(accessorFor) };
 }
 
 export function substituteParsed(t: ParsedTemplate, p: Principal): Substitution {
   let out = t.literals[0] ?? '';
   for (let i = 0; i < t.variables.length; i++) {
-    const name = t.variables[i] ?? '';
-    const offset = t.offsets[i] ?? 0;
-    const value = isKnownVariable(name) ? resolveVariable(name, p) : undefined;
-    if (value === undefined || value === '' || isUnsafe(value)) {
-      const why = !isKnownVariable(name) ? 'unknown' : value === undefined || value === '' ? 'missing' : 'unsafe';
-      return { ok: false, offset, prefix: out, variable: name, why };
+    const read = t.accessors[i] ?? null;
+    const value = read === null ? undefined : read(p);
+    if (read === null || value === undefined || value === '' || isUnsafe(value)) {
+      const why = read === null ? 'unknown' : value === undefined || value === '' ? 'missing' : 'unsafe';
+      return { ok: false, offset: t.offsets[i] ?? 0, prefix: out, variable: t.variables[i] ?? '', why };
     }
     out += value + (t.literals[i + 1] ?? '');
   }
