@@ -19,6 +19,7 @@ import { Framer } from './framer.ts';
 import { dispatch } from './handlers/dispatch.ts';
 import { encodePublish } from './encode-publish.ts';
 import { checkPacket } from './validate-packet.ts';
+import { decodeFast, encodePuback } from './fast-decode.ts';
 import { RC, V3 } from './reason-codes.ts';
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
@@ -125,6 +126,10 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   }
 
   send(packet: Packet): void {
+    if (packet.cmd === 'puback' && this.version !== 5 && packet.messageId !== undefined) {
+      this.#write(encodePuback(packet.messageId));
+      return;
+    }
     this.#write(mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 
@@ -217,10 +222,18 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   }
 
   #handleFrame(frame: Buffer): void {
-    this.#parser.parse(frame);
-    const err = this.#parseError;
-    const packets = this.#parsed;
-    this.#parsed = [];
+    let err: Error | null;
+    let packets: Packet[];
+    const fast = this.#state === 'connected' ? decodeFast(frame, this.version) : null;
+    if (fast === null) {
+      this.#parser.parse(frame);
+      err = this.#parseError;
+      packets = this.#parsed;
+      this.#parsed = [];
+    } else {
+      err = fast instanceof Error ? fast : null;
+      packets = fast instanceof Error ? [] : [fast];
+    }
     if (err) {
       this.#parseError = null;
       if (this.#state === 'awaiting-connect' && /protocol version/i.test(err.message)) {
