@@ -12,7 +12,7 @@ import { Authenticator } from './core/identity/authenticator.ts';
 import type { DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
 import { startSysTopics } from './core/messaging/sys-topics.ts';
-import { MinimalPolicyEngine } from './core/policy/minimal-policy.ts';
+import { ZeroTrustPolicyEngine, loadPolicyConfig, mergePolicyConfigs, policiesFromSegmentGrants } from './core/policy/index.ts';
 import type { Store } from './core/ports.ts';
 import type { MqttLimits } from './protocols/mqtt/context.ts';
 import { startHttpsListener, startTcpListener, startTlsListener, type BoundListener } from './protocols/mqtt/listeners.ts';
@@ -79,7 +79,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   await broker.load(async (principalId) => principalFor(store, principalId, config));
 
   const authenticator = new Authenticator(store);
-  const policy = new MinimalPolicyEngine(config.policy.segments);
+  // The policy language: config grants become policies next to those stored with `palisade policy`.
+  const policy = new ZeroTrustPolicyEngine(mergePolicyConfigs(policiesFromSegmentGrants(config.policy.segments), await loadPolicyConfig(store.policies)));
   const admission = new Admission(config.shield);
   const throttle = new AuthThrottle(config.shield.authThrottle);
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);

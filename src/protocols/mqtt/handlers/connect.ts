@@ -128,7 +128,7 @@ async function authenticateNow(conn: MqttConnection, p: IConnectPacket): Promise
 
 function authorizeConnect(conn: MqttConnection): void {
   conn.policy = conn.services.policy.compile(conn.principal!);
-  const d = conn.policy.authorize(Actions.mqttConnect, conn.clientId);
+  const d = conn.policy.authorize(Actions.mqttConnect, conn.clientId, { source: conn.remoteAddress });
   if (!d.allowed) throw new Refusal(conn.version === 5 ? RC.NOT_AUTHORIZED : V3.NOT_AUTHORIZED, 'connect denied by policy', { rule: d.rule });
 }
 
@@ -143,7 +143,7 @@ function buildWill(conn: MqttConnection, p: IConnectPacket): WillMessage | null 
   }
   // [MQTT-3.2.2-14] a will retain flag the server cannot honour.
   if (w.retain && !limits.retainAvailable) throw new Refusal(conn.version === 5 ? RC.RETAIN_NOT_SUPPORTED : V3.NOT_AUTHORIZED, 'retain not supported');
-  const d = conn.policy!.authorize(Actions.mqttPublish, w.topic);
+  const d = conn.policy!.authorize(Actions.mqttPublish, w.topic, { source: conn.remoteAddress });
   if (!d.allowed) throw new Refusal(conn.version === 5 ? RC.NOT_AUTHORIZED : V3.NOT_AUTHORIZED, 'will topic denied by policy', { topic: w.topic, rule: d.rule });
   const props = w.properties;
   const message: AppMessage = {

@@ -35,7 +35,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
   }
   if (p.retain && !limits.retainAvailable) return conn.fail(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
 
-  const decision = conn.policy!.authorize(Actions.mqttPublish, topic);
+  const decision = conn.policy!.authorize(Actions.mqttPublish, topic, { source: conn.remoteAddress });
   if (!decision.allowed) {
     services.broker.stats.publishDenied++;
     conn.record('mqtt.publish_denied', 'warning', { topic, rule: decision.rule });

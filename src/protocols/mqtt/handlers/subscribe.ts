@@ -31,7 +31,7 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
     }
     // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
     if (parsed.shareGroup !== null && s.nl === true) return conn.fail(RC.PROTOCOL_ERROR, 'no local on shared subscription');
-    const decision = conn.policy!.authorize(Actions.mqttSubscribe, parsed.filter);
+    const decision = conn.policy!.authorize(Actions.mqttSubscribe, parsed.filter, { source: conn.remoteAddress });
     if (!decision.allowed) {
       conn.record('mqtt.subscribe_denied', 'warning', { filter: s.topic, rule: decision.rule });
       granted.push(v5 ? RC.NOT_AUTHORIZED : V3_FAILURE);
