@@ -6,7 +6,7 @@
  *
  * --profile runs the Node brokers under --cpu-prof; profiles land in bench/results/profiles/
  * (summarise with `node bench/profile-summary.ts <file>`).
- * --palisade-import <file> preloads a module into Palisade (bench/experiments/); such runs are
+ * --palisade-import <file> preloads a module into Palisade, to try a change without editing src/; such runs are
  * experiments and write bench/results/experiment-*.json instead of latest.json.
  *
  * Writes bench/results/latest.json (and a dated copy), prints the summary table, and on a full

@@ -3,23 +3,13 @@
  * revocation within a quarter second, closes the sessions that used the certificate and puts
  * it on the CRL it serves at /pki/crl.
  */
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { normalizeSerial } from '../core/fleet/register-device.ts';
 import { CRL_REASONS } from '../core/pki/crl.ts';
-import type { CertificateRecord, Store } from '../core/ports.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
-import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
+import type { CertificateRecord } from '../core/ports.ts';
+import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
 
-async function withStore<T>(opts: CommonOptions, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore(join(resolve(configFrom(opts).dataDir), 'palisade.db'));
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function line(c: CertificateRecord): string {
   const state = c.revokedAt === null ? (c.notAfter < Date.now() ? 'expired' : 'valid') : `revoked ${new Date(c.revokedAt).toISOString()} (${c.revocationReason ?? 'unspecified'})`;

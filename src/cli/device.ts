@@ -5,13 +5,10 @@ import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { registerDevice } from '../core/fleet/register-device.ts';
 import { chainPem } from '../core/pki/index.ts';
-import type { Store } from '../core/ports.ts';
-import type { PalisadeConfig } from '../config/schema.ts';
 import { openSecretBox } from '../store/master-key.ts';
 import { ensurePki } from '../store/pki-files.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { defaultHostnames } from '../gateway.ts';
-import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
+import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
 
 interface AddOptions extends CommonOptions {
   segment: string;
@@ -20,17 +17,6 @@ interface AddOptions extends CommonOptions {
   days?: string;
 }
 
-async function withStore<T>(opts: CommonOptions, fn: (store: Store, dataDir: string, hostnames: string[], config: PalisadeConfig) => Promise<T>): Promise<T> {
-  const config = configFrom(opts);
-  const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = await openSqliteStore(join(dataDir, 'palisade.db'));
-  try {
-    return await fn(store, dataDir, config.hostnames.length > 0 ? config.hostnames : defaultHostnames(), config);
-  } finally {
-    await store.close();
-  }
-}
 
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('register and list devices');
@@ -43,7 +29,8 @@ export function registerDeviceCommands(program: Command): void {
     .action(async (name: string, opts: AddOptions) => {
       const days = Number(opts.days ?? '30');
       if (!Number.isInteger(days) || days < 1 || days > 825) throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, '--days must be an integer from 1 to 825');
-      await withStore(opts, async (store, dataDir, hostnames, config) => {
+      await withStore(opts, async (store, { config, dataDir }) => {
+        const hostnames = config.hostnames.length > 0 ? config.hostnames : defaultHostnames();
         const pki = await ensurePki(dataDir, hostnames, store, openSecretBox(dataDir, config.secrets));
         const { certificate, password } = await registerDevice(store, pki.ca, { id: name, segment: opts.segment, days, withPassword: opts.password === true });
         const out = resolve(opts.out ?? `${name}-creds`);

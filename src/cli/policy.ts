@@ -3,8 +3,7 @@
  * attachments in the store. Files are JSON (`.json`) or YAML (anything else); a file holds one
  * document, or a bundle `{ policies: [...], attachments: { segment: {...}, device: {...} } }`.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
@@ -13,25 +12,14 @@ import { parsePolicyConfig, parsePolicyDocument, type PolicyAttachments, type Po
 import { validatePolicyConfig } from '../core/policy/engine.ts';
 import { formatFinding, lintPolicies, type LintFinding } from '../core/policy/lint.ts';
 import { mergePolicyConfigs } from '../core/policy/sources.ts';
-import type { PolicyTarget, Store } from '../core/ports.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
-import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
+import type { PolicyTarget } from '../core/ports.ts';
+import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
 
 interface TargetOptions extends CommonOptions {
   segment?: string;
   device?: string;
 }
 
-async function withStore<T>(opts: CommonOptions, fn: (store: Store) => Promise<T>): Promise<T> {
-  const dataDir = resolve(configFrom(opts).dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = await openSqliteStore(join(dataDir, 'palisade.db'));
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** The parsed (not yet validated) content of a policy file. */
 function readPolicyFile(file: string): unknown {

@@ -8,7 +8,7 @@ import type { RetainedMessage, Store, SubscriptionRecord } from '../ports.ts';
 import type { AppMessage, Delivery } from './message.ts';
 import { Session, type DeliverySink, type SessionHooks } from './session.ts';
 import { TopicTrie } from './topic-trie.ts';
-import { parseTopicFilter, topicMatches } from './topics.ts';
+import { parseTopicFilter, topicMatches, type ParsedFilter } from './topics.ts';
 import { WriteBehind } from './write-behind.ts';
 
 export interface BrokerOptions {
@@ -228,14 +228,11 @@ export class Broker {
    * [MQTT-3.3.1-9..11]; none for shared subscriptions. Call it after the SUBACK is written.
    */
   subscribe(session: Session, sub: SubscriptionRecord): void {
-    const existed = session.subscriptions.has(sub.filter);
     const old = session.subscriptions.get(sub.filter);
     if (old) this.#removeFromTrie(session, old);
-    session.subscriptions.set(sub.filter, sub);
-    this.#addToTrie(session, sub);
+    const parsed = this.#addToTrie(session, sub);
     if (session.persistent) void this.#store.sessions.setSubscription(sub).catch(this.#opts.onStoreError);
-    const parsed = parseTopicFilter(sub.filter, this.#opts);
-    if (parsed.shareGroup !== null || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return;
+    if (parsed.shareGroup !== null || sub.retainHandling === 2 || (sub.retainHandling === 1 && old !== undefined)) return;
     const now = Date.now();
     for (const r of this.#retained.values()) {
       if (!topicMatches(parsed.filter, r.topic)) continue;
@@ -310,12 +307,13 @@ export class Broker {
     return m;
   }
 
-  #addToTrie(session: Session, sub: SubscriptionRecord): void {
+  /** Records the subscription on the session and in the trie; returns the parsed filter. */
+  #addToTrie(session: Session, sub: SubscriptionRecord): ParsedFilter {
     session.subscriptions.set(sub.filter, sub);
     const parsed = parseTopicFilter(sub.filter, this.#opts);
     if (parsed.shareGroup === null) {
       this.#trie.add(parsed.filter, session.clientId, { kind: 'direct', session, sub });
-      return;
+      return parsed;
     }
     const key = `$share/${parsed.shareGroup}`;
     let group = this.#sharedGroups.get(`${key}/${parsed.filter}`);
@@ -325,6 +323,7 @@ export class Broker {
       this.#trie.add(parsed.filter, key, group);
     }
     if (group.kind === 'shared') group.members.set(session.clientId, { session, sub });
+    return parsed;
   }
 
   readonly #sharedGroups = new Map<string, TrieEntry>();

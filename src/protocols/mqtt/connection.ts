@@ -15,7 +15,7 @@ import type { DeliverySink, Session } from '../../core/messaging/session.ts';
 import type { CompiledPolicy } from '../../core/policy/minimal-policy.ts';
 import type { Severity } from '../../core/ports.ts';
 import type { HandlerContext, ListenerSettings, MqttServices } from './context.ts';
-import { Framer } from './framer.ts';
+import { Framer, bodyStart } from './framer.ts';
 import { dispatch } from './handlers/dispatch.ts';
 import { encodePublish } from './encode-publish.ts';
 import { checkPacket } from './validate-packet.ts';
@@ -320,9 +320,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
 
 /** Checks the raw topic bytes of a PUBLISH frame; the parser would have replaced bad bytes. */
 function topicBytesAreUtf8(frame: Buffer): boolean {
-  let pos = 1;
-  while ((frame[pos]! & 0x80) !== 0) pos++;
-  pos++;
+  const pos = bodyStart(frame);
   const len = frame.readUInt16BE(pos);
   return isUtf8(frame.subarray(pos + 2, pos + 2 + len));
 }

@@ -6,6 +6,7 @@
  */
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import type { Delivery } from '../../core/messaging/message.ts';
+import { bodyStart } from './framer.ts';
 import { hasProperties, toWire, type PublishWireProperties } from './properties.ts';
 
 export interface PublishTarget {
@@ -77,8 +78,6 @@ function fits(target: PublishTarget, frame: Buffer): boolean {
 }
 
 function packetIdOffset(frame: Buffer): number {
-  let pos = 1;
-  while ((frame[pos]! & 0x80) !== 0) pos++;
-  pos++;
+  const pos = bodyStart(frame);
   return pos + 2 + frame.readUInt16BE(pos);
 }

@@ -64,3 +64,13 @@ export class Framer {
     return all;
   }
 }
+
+/**
+ * Where the variable header starts in a whole frame: after the first byte and the Remaining
+ * Length (§1.5.5). Only for frames the Framer cut (or the encoder made), whose header is valid.
+ */
+export function bodyStart(frame: Buffer): number {
+  let pos = 1;
+  while ((frame[pos]! & 0x80) !== 0) pos++;
+  return pos + 1;
+}
