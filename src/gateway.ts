@@ -24,10 +24,13 @@ import { ensurePki } from './store/pki-files.ts';
 import { RevocationWatcher } from './core/identity/revocation-watcher.ts';
 import { CrlCache } from './core/pki/crl-cache.ts';
 import { pkiRoutes } from './protocols/http/pki-routes.ts';
+import { mountHttpApp, type RouteGroup } from './protocols/http/app.ts';
 import { ensureSetupSecret } from './store/setup-secret.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 
 export const VERSION = '0.1.0';
+/** Default HTTP request body limit; JSON admin requests are small. */
+const HTTP_BODY_LIMIT = 64 * 1024;
 
 export interface Gateway {
   readonly dataDir: string;
@@ -94,6 +97,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   });
   await revocations.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
+  // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
+  const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
 
   const bound: BoundListener[] = [];
   const l = config.listeners;
@@ -109,7 +114,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
     }
     if (l.https.enabled) {
-      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, onRequest: pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() }) }));
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
   } catch (err) {
     for (const b of bound) await b.close();

@@ -1,8 +1,9 @@
 /**
- * The plain HTTP routes of the HTTPS listener until the device and admin APIs arrive: health,
- * the CA chain, and the CRL (RFC 5280 §5, served as application/pkix-crl per RFC 2585).
+ * Public PKI files on the HTTPS listener: health, the CA chain, and the CRL (RFC 5280 §5,
+ * served as application/pkix-crl per RFC 2585 §4). A fastify route group (app.ts).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyPluginAsync } from 'fastify';
+import { ErrorCodes } from '../../core/errors.ts';
 
 export interface PkiRoutesDeps {
   caChainPem: string;
@@ -10,28 +11,20 @@ export interface PkiRoutesDeps {
   crl(): Promise<Buffer>;
 }
 
-export function pkiRoutes(deps: PkiRoutesDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}');
-      return;
-    }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    if (path === '/pki/ca.pem') {
-      res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(deps.caChainPem);
-      return;
-    }
-    if (path === '/pki/crl') {
-      deps.crl().then(
-        (der) => res.writeHead(200, { 'content-type': 'application/pkix-crl', 'cache-control': 'max-age=60' }).end(der),
-        () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"crl unavailable"}'),
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
+  // HEAD is answered for each GET route (fastify's exposeHeadRoutes).
+  // eslint-disable-next-line @typescript-eslint/require-await -- fastify awaits the plugin
+  return async (app) => {
+    app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
+    app.get('/pki/ca.pem', async (_req, reply) => reply.type('application/x-pem-file').send(deps.caChainPem));
+    app.get('/pki/crl', async (_req, reply) => {
+      let der: Buffer;
+      try {
+        der = await deps.crl();
+      } catch {
+        return reply.code(503).type('application/json').send({ error: 'crl unavailable', code: ErrorCodes.PKI_FAILURE });
+      }
+      return reply.type('application/pkix-crl').header('cache-control', 'max-age=60').send(der);
+    });
   };
 }

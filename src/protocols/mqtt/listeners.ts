@@ -1,9 +1,10 @@
 /**
  * The MQTT listeners: plain TCP (loopback unless the operator opts in), TLS with client
- * certificates, and WebSocket at a path on the HTTPS listener (subprotocol `mqtt`).
+ * certificates, and WebSocket at a path on the HTTPS listener (subprotocol `mqtt`). The HTTPS
+ * listener's plain requests go to whatever the caller mounts on the server (the fastify app of
+ * protocols/http/app.ts); upgrades on the WebSocket path never reach it.
  */
 import { once } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -86,7 +87,11 @@ export interface HttpsListenerOptions {
   maxPacketSize: number;
   requireClientCert: boolean;
   handshakeTimeoutMs: number;
-  onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Attaches the request handler to the server before it listens (protocols/http/app.ts
+   * mountHttpApp); returns what to close on shutdown.
+   */
+  mount: (server: HttpsServer) => Promise<{ close(): Promise<void> }>;
 }
 
 export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opts: HttpsListenerOptions): Promise<BoundListener> {
@@ -106,7 +111,10 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
   });
-  server.on('request', opts.onRequest);
+  // Slow-loris bounds for plain requests; an upgraded WebSocket is no longer an HTTP request.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  const app = await opts.mount(server);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxPacketSize + 5,
@@ -132,10 +140,17 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
       });
     });
   });
-  const bound = await listen(server, opts.host, opts.port, opts.settings.name);
+  let bound: BoundListener;
+  try {
+    bound = await listen(server, opts.host, opts.port, opts.settings.name);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   return {
     ...bound,
     close: async () => {
+      await app.close();
       wss.close();
       server.closeAllConnections();
       await bound.close();
