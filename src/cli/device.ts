@@ -1,6 +1,7 @@
 /** `palisade device add|list|remove`: the device registry from the command line. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { registerDeviceMoveCommands } from './device-move.ts';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { registerDevice } from '../core/fleet/register-device.ts';
@@ -20,6 +21,7 @@ interface AddOptions extends CommonOptions {
 
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('register and list devices');
+  registerDeviceMoveCommands(device);
 
   addCommonOptions(device.command('add <name>').description('register a device and write its credentials'))
     .requiredOption('-s, --segment <segment>', 'the segment the device belongs to')

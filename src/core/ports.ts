@@ -218,6 +218,31 @@ export interface PolicyRepo {
   attachments(): Promise<PolicyAttachments>;
 }
 
+export type ChangeKind = 'device' | 'policy';
+
+/** One row of the change feed: something a running gateway must re-read (a device, a policy). */
+export interface Change {
+  seq: number;
+  kind: ChangeKind;
+  /** Device id or policy name. */
+  key: string;
+  at: number;
+}
+
+/**
+ * The change feed. The store appends to it in the same transaction as every write to devices,
+ * policies and attachments, whoever the writer is (gateway, CLI, admin API, another process),
+ * so a running gateway learns of them by reading the feed from the last seq it saw.
+ */
+export interface ChangeRepo {
+  /** Highest seq so far, or 0. */
+  latest(): Promise<number>;
+  /** Changes with seq greater than `after`, oldest first, at most `limit` (default 1000). */
+  since(after: number, limit?: number): Promise<Change[]>;
+  /** Deletes changes recorded before `before` (epoch ms); returns how many went. */
+  prune(before: number): Promise<number>;
+}
+
 export interface Store {
   readonly devices: DeviceRepo;
   readonly segments: SegmentRepo;
@@ -227,6 +252,7 @@ export interface Store {
   readonly messages: MessageRepo;
   readonly events: EventRepo;
   readonly policies: PolicyRepo;
+  readonly changes: ChangeRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

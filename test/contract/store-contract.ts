@@ -966,5 +966,41 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         expect(Object.entries(a.segment)).toEqual([['constructor', ['p']]]);
       });
     });
+
+    describe('changes', () => {
+      const kinds = async (after: number) => (await store.changes.since(after)).map((c) => `${c.kind}:${c.key}`);
+
+      it('records every write to devices, policies and attachments, in order, whoever wrote it', async () => {
+        const start = await store.changes.latest();
+        await store.devices.create(device({ id: 'ch-1' }));
+        await store.devices.update('ch-1', { segment: 'quarantine' });
+        await store.policies.put({ name: 'ch-p', version: '2026-11', statements: [{ effect: 'allow', actions: ['mqtt:publish'], resources: ['a'] }] });
+        await store.policies.attach({ kind: 'device', id: 'ch-1' }, 'ch-p');
+        await store.policies.detach({ kind: 'device', id: 'ch-1' }, 'ch-p');
+        await store.devices.delete('ch-1');
+        expect(await kinds(start)).toEqual(['device:ch-1', 'device:ch-1', 'policy:ch-p', 'policy:ch-p', 'policy:ch-p', 'device:ch-1']);
+        const all = await store.changes.since(start);
+        expect(all.map((c) => c.seq)).toEqual([...all.map((c) => c.seq)].sort((a, b) => a - b));
+        expect(await store.changes.latest()).toBe(all.at(-1)?.seq);
+      });
+
+      it('pages with since(after, limit) and reads nothing past the end', async () => {
+        const start = await store.changes.latest();
+        for (const id of ['p1', 'p2', 'p3']) await store.devices.create(device({ id }));
+        const first = await store.changes.since(start, 2);
+        expect(first.map((c) => c.key)).toEqual(['p1', 'p2']);
+        expect((await store.changes.since(first[1]!.seq)).map((c) => c.key)).toEqual(['p3']);
+        expect(await store.changes.since(await store.changes.latest())).toEqual([]);
+      });
+
+      it('prunes by age only', async () => {
+        await store.devices.create(device({ id: 'old' }));
+        const before = (await store.changes.since(0)).length;
+        expect(before).toBeGreaterThan(0);
+        expect(await store.changes.prune(0)).toBe(0);
+        expect(await store.changes.prune(Date.now() + 60_000)).toBe(before);
+        expect(await store.changes.since(0)).toEqual([]);
+      });
+    });
   });
 }

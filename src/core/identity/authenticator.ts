@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, PalisadeError } from '../errors.ts';
 import type { Store } from '../ports.ts';
-import type { DevicePrincipal } from './principal.ts';
+import { withDeviceState, type DevicePrincipal } from './principal.ts';
 import { verifyPassword } from './password.ts';
 
 export interface PeerCertificateIdentity {
@@ -49,7 +49,8 @@ export class Authenticator {
     if (!device) throw new PalisadeError(ErrorCodes.AUTH_FAILED, 'certificate names an unknown device', { detail: { deviceId: cert.deviceId } });
     if (device.status !== 'active') throw new PalisadeError(ErrorCodes.AUTH_DEVICE_DISABLED, 'device disabled', { detail: { deviceId: device.id } });
     checkClientId(c, device.id);
-    return { kind: 'device', id: device.id, segment: device.segment, authMethod: 'certificate', attrs: device.attrs, certSerial: cert.serial, certCommonName: cert.commonName };
+    const principal: DevicePrincipal = { kind: 'device', id: device.id, segment: device.segment, authMethod: 'certificate', attrs: device.attrs, certSerial: cert.serial, certCommonName: cert.commonName, certNotAfter: record?.notAfter ?? null };
+    return withDeviceState(principal, device);
   }
 
   async #byPassword(c: Credentials): Promise<DevicePrincipal> {
@@ -60,7 +61,7 @@ export class Authenticator {
     if (!device || !device.passwordHash || !ok) throw new PalisadeError(ErrorCodes.AUTH_FAILED, 'bad username or password', { detail: { username: id } });
     if (device.status !== 'active') throw new PalisadeError(ErrorCodes.AUTH_DEVICE_DISABLED, 'device disabled', { detail: { deviceId: device.id } });
     checkClientId(c, device.id);
-    return { kind: 'device', id: device.id, segment: device.segment, authMethod: 'password', attrs: device.attrs, certSerial: null, certCommonName: null };
+    return withDeviceState({ kind: 'device', id: device.id, segment: device.segment, authMethod: 'password', attrs: device.attrs, certSerial: null, certCommonName: null }, device);
   }
 }
 

@@ -3,6 +3,8 @@
  * identity.authenticate; everything after that decides on the Principal, never on what the
  * client claims about itself (its client id, a header).
  */
+import { QUARANTINE_SEGMENT } from '../policy/builtin.ts';
+
 export type AuthMethod = 'certificate' | 'password' | 'anonymous';
 
 export interface DevicePrincipal {
@@ -26,6 +28,20 @@ export interface DevicePrincipal {
 }
 
 export type Principal = DevicePrincipal;
+
+/** What a principal takes from its device record; the device's current state, re-read on change. */
+export interface DevicePosture {
+  segment: string;
+  attrs: Readonly<Record<string, string>>;
+}
+
+/**
+ * The same authenticated principal (method, certificate) judged by the device's current record:
+ * a device moved to the `quarantine` segment is quarantined from this moment.
+ */
+export function withDeviceState(p: DevicePrincipal, d: DevicePosture): DevicePrincipal {
+  return { ...p, segment: d.segment, attrs: d.attrs, quarantined: d.segment === QUARANTINE_SEGMENT };
+}
 
 export function principalKey(p: Principal): string {
   return `${p.kind}:${p.id}`;

@@ -242,6 +242,11 @@ export class Broker {
     }
   }
 
+  /** Every session, connected or not. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
   unsubscribe(session: Session, filter: string): boolean {
     const sub = session.subscriptions.get(filter);
     if (!sub) return false;

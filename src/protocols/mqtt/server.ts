@@ -6,7 +6,9 @@ import type { Duplex } from 'node:stream';
 import type { EventLog } from '../../core/events/event-log.ts';
 import type { PeerCertificateIdentity } from '../../core/identity/authenticator.ts';
 import type { Admission } from '../../shield/admission.ts';
+import type { DevicePrincipal } from '../../core/identity/principal.ts';
 import { MqttConnection } from './connection.ts';
+import { reauthorizeConnection, updateDeviceConnections } from './live-authorization.ts';
 import type { ListenerSettings, MqttServices } from './context.ts';
 import { RC } from './reason-codes.ts';
 import { ConnectionRegistry } from './registry.ts';
@@ -75,6 +77,16 @@ export class MqttServer {
       closed.push(c.clientId);
     }
     return closed;
+  }
+
+  /** After a policy change: every live connection re-decides what it holds. */
+  reauthorizeAll(cause: string): void {
+    for (const c of this.registry.connections()) reauthorizeConnection(c, cause);
+  }
+
+  /** A device changed: its live connections take its new state, or close when `next` is null. */
+  updateDevice(deviceId: string, next: ((p: DevicePrincipal) => DevicePrincipal) | null, cause: string): number {
+    return updateDeviceConnections(this.registry.connections(), deviceId, next, cause);
   }
 
   get connectionCount(): number {

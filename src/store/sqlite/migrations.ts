@@ -140,6 +140,45 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX policy_attachments_by_policy ON policy_attachments (policy_name);
     `,
   },
+  {
+    version: 3,
+    name: 'change feed',
+    // Triggers, not repository code, write the feed: every writer (the gateway, the CLI, the
+    // admin API, a second process) is covered, in the same transaction as its change.
+    sql: `
+      CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('device', 'policy')),
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER changes_device_insert AFTER INSERT ON devices BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('device', NEW.id, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_device_update AFTER UPDATE ON devices BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('device', NEW.id, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_device_delete AFTER DELETE ON devices BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('device', OLD.id, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_policy_insert AFTER INSERT ON policies BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('policy', NEW.name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_policy_update AFTER UPDATE ON policies BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('policy', NEW.name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_policy_delete AFTER DELETE ON policies BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('policy', OLD.name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_attachment_insert AFTER INSERT ON policy_attachments BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('policy', NEW.policy_name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+      CREATE TRIGGER changes_attachment_delete AFTER DELETE ON policy_attachments BEGIN
+        INSERT INTO changes (kind, key, at) VALUES ('policy', OLD.policy_name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
+      END;
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

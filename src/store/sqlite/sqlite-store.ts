@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../../core/ports.ts';
 import { SqliteCertificateRepo } from './certificate-repo.ts';
+import { SqliteChangeRepo } from './change-repo.ts';
 import { SqliteDeviceRepo, SqliteSegmentRepo } from './device-repo.ts';
 import { SqliteEventRepo } from './event-repo.ts';
 import { SqliteMessageRepo } from './message-repo.ts';
@@ -86,6 +87,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     messages: new SqliteMessageRepo(db, tx),
     events: new SqliteEventRepo(db),
     policies: new SqlitePolicyRepo(db, tx),
+    changes: new SqliteChangeRepo(db),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
       attempt('pragmas', () => ({

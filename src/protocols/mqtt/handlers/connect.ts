@@ -8,6 +8,7 @@ import { ErrorCodes, isPalisadeError } from '../../../core/errors.ts';
 import type { AppMessage } from '../../../core/messaging/message.ts';
 import type { WillMessage } from '../../../core/messaging/broker.ts';
 import { validateTopicName } from '../../../core/messaging/topics.ts';
+import { dropRevokedSubscriptions } from '../../../core/messaging/reauthorize.ts';
 import { Actions } from '../../../core/policy/actions.ts';
 import type { MqttConnection } from '../connection.ts';
 import { fromWire } from '../properties.ts';
@@ -50,6 +51,12 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket): Pr
         conn.session = session;
         sendConnack(conn, sessionPresent, assigned, expiry, keepAlive);
         conn.record('mqtt.connected', 'info', { authMethod: conn.principal?.authMethod, version: conn.version, sessionPresent });
+        // A resumed session keeps only what today's policy allows (it may have changed while offline).
+        if (sessionPresent) {
+          for (const d of dropRevokedSubscriptions(conn.services.broker, session, conn.policy!, { source: conn.remoteAddress })) {
+            conn.record('policy.subscription_revoked', 'warning', { filter: d.filter, rule: d.decision.rule, cause: 'session resumed' });
+          }
+        }
       },
     });
     if (conn.closed) return;
