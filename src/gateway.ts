@@ -8,11 +8,14 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PalisadeConfig } from './config/schema.ts';
 import { EventLog } from './core/events/event-log.ts';
+import { EventCheckpointer } from './core/events/checkpointer.ts';
 import { Authenticator } from './core/identity/authenticator.ts';
-import type { DevicePrincipal } from './core/identity/principal.ts';
+import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
 import { startSysTopics } from './core/messaging/sys-topics.ts';
-import { ZeroTrustPolicyEngine, loadPolicyConfig, mergePolicyConfigs, policiesFromSegmentGrants } from './core/policy/index.ts';
+import { ZeroTrustPolicyEngine } from './core/policy/index.ts';
+import { ChangeWatcher } from './core/fleet/change-watcher.ts';
+import { currentPolicyConfig, liveChangeHandlers } from './live-changes.ts';
 import type { Store } from './core/ports.ts';
 import type { MqttLimits } from './protocols/mqtt/context.ts';
 import { startHttpsListener, startTcpListener, startTlsListener, type BoundListener } from './protocols/mqtt/listeners.ts';
@@ -26,6 +29,7 @@ import { CrlCache } from './core/pki/crl-cache.ts';
 import { pkiRoutes } from './protocols/http/pki-routes.ts';
 import { mountHttpApp, type RouteGroup } from './protocols/http/app.ts';
 import { ensureSetupSecret } from './store/setup-secret.ts';
+import { ensureEventSigningKey } from './store/event-signing-key.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 
 export const VERSION = '0.1.0';
@@ -67,6 +71,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
 
   const hostnames = config.hostnames.length > 0 ? config.hostnames : defaultHostnames();
   const pki = await ensurePki(dataDir, hostnames, store, secrets);
+  const eventSigner = ensureEventSigningKey(dataDir, secrets);
   const setupSecret = await ensureSetupSecret(dataDir);
 
   const limits: MqttLimits = { ...config.mqtt };
@@ -83,7 +88,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
 
   const authenticator = new Authenticator(store);
   // The policy language: config grants become policies next to those stored with `palisade policy`.
-  const policy = new ZeroTrustPolicyEngine(mergePolicyConfigs(policiesFromSegmentGrants(config.policy.segments), await loadPolicyConfig(store.policies)));
+  const policy = new ZeroTrustPolicyEngine(await currentPolicyConfig(store, config));
   const admission = new Admission(config.shield);
   const throttle = new AuthThrottle(config.shield.authThrottle);
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);
@@ -96,6 +101,9 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     for (const r of records) events.record('cert.revoked', 'critical', { principal: r.deviceId, detail: { serial: r.serial, reason: r.revocationReason, sessionsClosed: closed } });
   });
   await revocations.start();
+  // Policies and devices changed by any process apply to live sessions (issue 3 points 6, 7).
+  const changes = new ChangeWatcher(store.changes, liveChangeHandlers({ store, config, policy, broker, mqtt, events }));
+  await changes.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
   // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
   const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
@@ -129,6 +137,14 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
 
   const stopSys = startSysTopics({ broker, version: VERSION, startedAt: Date.now(), connections: () => mqtt.connectionCount }, config.mqtt.sysIntervalSeconds);
   events.record('gateway.started', 'info', { detail: { listeners, version: VERSION } });
+  // Signed checkpoints of the event log (issue 3, point 9); each is logged so a log shipper can witness it.
+  const checkpoints = new EventCheckpointer(store.events, events, eventSigner, {
+    everyEvents: config.events.checkpointEveryEvents,
+    everyMs: config.events.checkpointEverySeconds * 1000,
+    onCheckpoint: (cp) => logger.info({ checkpoint: cp.id, lastEventId: cp.lastEventId, lastHash: cp.lastHash, keyId: cp.keyId }, 'event log checkpoint'),
+    onError: (err) => logger.error({ err }, 'event log checkpoint failed'),
+  });
+  checkpoints.start();
 
   let stopped = false;
   return {
@@ -144,11 +160,13 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       stopped = true;
       stopSys();
       revocations.stop();
+      changes.stop();
       mqtt.shutdown();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();
       events.record('gateway.stopped', 'info');
       await events.flush();
+      await checkpoints.stop();
       await store.close();
     },
   };
@@ -159,7 +177,7 @@ async function principalFor(store: Store, principalId: string, config: PalisadeC
   const device = await store.devices.get(principalId);
   if (device) {
     if (device.status !== 'active') return null;
-    return { kind: 'device', id: device.id, segment: device.segment, authMethod: device.passwordHash ? 'password' : 'certificate', attrs: device.attrs, certSerial: null, certCommonName: null };
+    return withDeviceState({ kind: 'device', id: device.id, segment: device.segment, authMethod: device.passwordHash ? 'password' : 'certificate', attrs: device.attrs, certSerial: null, certCommonName: null }, device);
   }
   const anon = config.listeners.mqtt.anonymous;
   if (anon) return { kind: 'device', id: principalId, segment: anon.segment, authMethod: 'anonymous', attrs: {}, certSerial: null, certCommonName: null };
