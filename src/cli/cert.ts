@@ -1,14 +1,16 @@
 /**
- * `palisade cert revoke|list`: revocation from the command line. A running gateway notices a
+ * `palisade cert sign|revoke|list`: CSR signing and revocation from the command line. A running gateway notices a
  * revocation within a quarter second, closes the sessions that used the certificate and puts
  * it on the CRL it serves at /pki/crl.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { normalizeSerial } from '../core/fleet/register-device.ts';
 import { CRL_REASONS } from '../core/pki/crl.ts';
 import type { CertificateRecord } from '../core/ports.ts';
 import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
+import { parseDays, withEnrollment } from './enroll.ts';
 
 
 function line(c: CertificateRecord): string {
@@ -34,6 +36,29 @@ export function registerCertCommands(program: Command): void {
           if (record.kind === 'root-ca' || record.kind === 'issuing-ca') throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, `certificate ${s} is a CA certificate; rotate the CA instead`);
           const done = await store.certificates.revoke(s, Date.now(), opts.reason);
           console.log(done ? `revoked ${s} (${record.deviceId ?? record.kind})` : `${s} was already revoked`);
+        }
+      });
+    });
+
+  addCommonOptions(cert.command('sign <csr>').description('sign a device\'s PKCS#10 CSR (PEM): the key stays on the device; identity comes from --device, never from the CSR'))
+    .requiredOption('--device <id>', 'the registered device the certificate is for')
+    .option('--days <n>', 'lifetime in days (default pki.deviceCertDays, 30)')
+    .option('-o, --out <file>', 'write the certificate here instead of stdout')
+    .action(async (csrPath: string, opts: CommonOptions & { device: string; days?: string; out?: string }) => {
+      let csrPem: string;
+      try {
+        csrPem = readFileSync(csrPath, 'utf8');
+      } catch {
+        throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, `cannot read CSR file ${csrPath}`);
+      }
+      await withEnrollment(opts, async ({ service }) => {
+        const days = parseDays(opts.days, service.settings.deviceCertDays);
+        const { certificate } = await service.signCsr({ deviceId: opts.device, csrPem, days, actor: 'cli' });
+        if (opts.out === undefined) {
+          process.stdout.write(certificate.certPem);
+        } else {
+          writeFileSync(opts.out, certificate.certPem);
+          console.log(`certificate ${certificate.serial} for device ${opts.device}, expires ${new Date(certificate.notAfter).toISOString()}; written to ${opts.out}`);
         }
       });
     });

@@ -8,6 +8,7 @@ import { isPalisadeError } from '../core/errors.ts';
 import { registerDeviceCommands } from './device.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerCertCommands } from './cert.ts';
+import { registerEnrollCommands } from './enroll.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
 
@@ -23,6 +24,7 @@ registerStartCommand(program);
 registerDeviceCommands(program);
 registerKeysCommands(program);
 registerCertCommands(program);
+registerEnrollCommands(program);
 registerPolicyCommands(program);
 
 try {

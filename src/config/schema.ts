@@ -95,6 +95,12 @@ export const configSchema = z.strictObject({
     /** Name of an environment variable holding the master key (base64) or keyring JSON instead of a file. */
     masterKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).nullable().default(null),
   }).prefault({}),
+  pki: z.strictObject({
+    /** Lifetime of device certificates issued by enrollment (CSR, EST, REST). */
+    deviceCertDays: z.number().int().min(1).max(825).default(30),
+    /** Days after expiry during which a device certificate may still re-enroll (EST simplereenroll). */
+    reenrollGraceDays: z.number().int().min(0).max(365).default(7),
+  }).prefault({}),
   policy: z.strictObject({
     /**
      * Extra grants per segment, added to the built-in rule (publish and subscribe under

@@ -7,8 +7,10 @@
  */
 
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+import type { EnrollmentRepo } from './enrollment/repo.ts';
 
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
 
@@ -29,7 +31,8 @@ export interface Segment {
   createdAt: number;
 }
 
-export type CertificateKind = 'root-ca' | 'issuing-ca' | 'server' | 'device';
+/** `bootstrap`: may only enroll its device (core/pki/enroll-bootstrap.ts). */
+export type CertificateKind = 'root-ca' | 'issuing-ca' | 'server' | 'device' | 'bootstrap';
 
 export interface CertificateRecord {
   /** Lower-case hex serial number, no separators. */
@@ -252,6 +255,7 @@ export interface Store {
   readonly messages: MessageRepo;
   readonly events: EventRepo;
   readonly policies: PolicyRepo;
+  readonly enrollment: EnrollmentRepo;
   readonly changes: ChangeRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;

@@ -11,6 +11,7 @@ import { ErrorCodes, PalisadeError, type ErrorCode } from '../../src/core/errors
 import type {
   CertificateRecord,
   Device,
+  EnrollmentTokenRecord,
   MessageProperties,
   MessageWrite,
   PolicyDocument,
@@ -964,6 +965,49 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         expect(Object.getPrototypeOf(a.device)).toBe(Object.prototype);
         expect(Object.entries(a.device)).toEqual([['__proto__', ['p']]]);
         expect(Object.entries(a.segment)).toEqual([['constructor', ['p']]]);
+      });
+    });
+
+    describe('enrollment', () => {
+      const token = (over: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord => ({ id: 't1', lookup: 'a'.repeat(64), sealed: 'sealed-1', deviceId: 'd1', segment: 'lab', createdAt: 1000, expiresAt: 5000, usedAt: null, usedFor: null, ...over });
+
+      it('stores tokens, finds them by lookup and id, lists them by device', async () => {
+        await store.enrollment.addToken(token());
+        await store.enrollment.addToken(token({ id: 't2', lookup: 'b'.repeat(64), deviceId: 'd2', createdAt: 2000 }));
+        expect(await store.enrollment.findTokenByLookup('a'.repeat(64))).toEqual(token());
+        expect(await store.enrollment.findTokenByLookup('c'.repeat(64))).toBeNull();
+        expect((await store.enrollment.getToken('t2'))?.deviceId).toBe('d2');
+        expect((await store.enrollment.listTokens()).map((t) => t.id)).toEqual(['t1', 't2']);
+        expect((await store.enrollment.listTokens({ deviceId: 'd2' })).map((t) => t.id)).toEqual(['t2']);
+        await expectCode(store.enrollment.addToken(token({ id: 't3' })), ErrorCodes.ALREADY_EXISTS);
+      });
+
+      it('consumes a token once, and never after its expiry', async () => {
+        await store.enrollment.addToken(token());
+        expect(await store.enrollment.consumeToken('t1', 5000, 'serial-x')).toBe(false);
+        expect(await store.enrollment.consumeToken('t1', 4000, 'serial-1')).toBe(true);
+        expect(await store.enrollment.consumeToken('t1', 4001, 'serial-2')).toBe(false);
+        expect(await store.enrollment.getToken('t1')).toMatchObject({ usedAt: 4000, usedFor: 'serial-1' });
+        expect(await store.enrollment.deleteToken('t1')).toBe(true);
+        expect(await store.enrollment.deleteToken('t1')).toBe(false);
+      });
+
+      it('reseals only over the expected previous value; the lookup key is first-writer-wins', async () => {
+        await store.enrollment.addToken(token());
+        expect(await store.enrollment.resealToken('t1', 'other', 'sealed-2')).toBe(false);
+        expect(await store.enrollment.resealToken('t1', 'sealed-1', 'sealed-2')).toBe(true);
+        expect((await store.enrollment.getToken('t1'))?.sealed).toBe('sealed-2');
+        expect(await store.enrollment.getLookupKey()).toBeNull();
+        expect(await store.enrollment.initLookupKey('k1')).toBe('k1');
+        expect(await store.enrollment.initLookupKey('k2')).toBe('k1');
+        expect(await store.enrollment.resealLookupKey('k2', 'k3')).toBe(false);
+        expect(await store.enrollment.resealLookupKey('k1', 'k3')).toBe(true);
+        expect(await store.enrollment.getLookupKey()).toBe('k3');
+      });
+
+      it('stores bootstrap certificates', async () => {
+        await store.certificates.add({ serial: 'b00', kind: 'bootstrap', deviceId: 'd1', subject: 'CN=bootstrap:d1', notBefore: 1, notAfter: 2, fingerprint: 'f', pem: 'p', revokedAt: null, revocationReason: null });
+        expect((await store.certificates.get('b00'))?.kind).toBe('bootstrap');
       });
     });
 

@@ -18,7 +18,7 @@ export const DEVICE_ORGANIZATION = 'Palisade';
 /** Upper bound on a submitted CSR, checked before parsing; a P-256 or even RSA-4096 CSR is under 4 KiB of PEM. */
 const MAX_CSR_PEM_LENGTH = 16 * 1024;
 
-interface LeafSpec {
+export interface LeafSpec {
   subject: x509.Name;
   publicKey: CryptoKey | x509.PublicKey;
   sans: x509.JsonGeneralNames;
@@ -28,7 +28,8 @@ interface LeafSpec {
   days: number;
 }
 
-async function signLeaf(ca: CertificateAuthority, spec: LeafSpec): Promise<x509.X509Certificate> {
+/** Signs an end-entity certificate with the issuing CA (exported for enrollment's bootstrap profile, enroll-bootstrap.ts). */
+export async function signLeaf(ca: CertificateAuthority, spec: LeafSpec): Promise<x509.X509Certificate> {
   const issuer = parseCertificate(ca.issuing.certPem);
   const basic = issuer.getExtension(x509.BasicConstraintsExtension);
   if (basic === null || !basic.ca) {

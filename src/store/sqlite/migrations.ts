@@ -179,6 +179,51 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 7,
+    name: 'enrollment tokens and bootstrap certificates',
+    // Tokens are stored sealed plus an HMAC lookup (core/enrollment/tokens.ts), never in clear.
+    // certificates is rebuilt because a CHECK cannot be altered in place: it gains the kind
+    // 'bootstrap' (a certificate that may only enroll its device).
+    sql: `
+      CREATE TABLE enrollment_tokens (
+        id TEXT PRIMARY KEY,
+        lookup TEXT NOT NULL UNIQUE,
+        sealed TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        used_for TEXT
+      ) STRICT;
+      CREATE INDEX enrollment_tokens_by_device ON enrollment_tokens (device_id);
+
+      CREATE TABLE enrollment_keys (
+        name TEXT PRIMARY KEY,
+        sealed TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE certificates_v7 (
+        serial TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('root-ca', 'issuing-ca', 'server', 'device', 'bootstrap')),
+        device_id TEXT,
+        subject TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        pem TEXT NOT NULL,
+        revoked_at INTEGER,
+        revocation_reason TEXT
+      ) STRICT;
+      INSERT INTO certificates_v7 SELECT serial, kind, device_id, subject, not_before, not_after, fingerprint, pem, revoked_at, revocation_reason FROM certificates;
+      DROP TABLE certificates;
+      ALTER TABLE certificates_v7 RENAME TO certificates;
+      CREATE INDEX certificates_by_device ON certificates (device_id) WHERE device_id IS NOT NULL;
+      CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

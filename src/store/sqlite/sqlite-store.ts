@@ -11,6 +11,7 @@ import { SqliteCertificateRepo } from './certificate-repo.ts';
 import { SqliteChangeRepo } from './change-repo.ts';
 import { SqliteDeviceRepo, SqliteSegmentRepo } from './device-repo.ts';
 import { SqliteEventRepo } from './event-repo.ts';
+import { SqliteEnrollmentRepo } from './enrollment-repo.ts';
 import { SqliteMessageRepo } from './message-repo.ts';
 import { SqlitePolicyRepo } from './policy-repo.ts';
 import { applyMigrations, readSchemaVersion } from './migrations.ts';
@@ -87,6 +88,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     messages: new SqliteMessageRepo(db, tx),
     events: new SqliteEventRepo(db),
     policies: new SqlitePolicyRepo(db, tx),
+    enrollment: new SqliteEnrollmentRepo(db),
     changes: new SqliteChangeRepo(db),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
