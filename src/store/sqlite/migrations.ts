@@ -180,6 +180,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'device credential fingerprints',
+    // Keyed fingerprints of device passwords: salted hashes cannot show two devices sharing one.
+    sql: `
+      ALTER TABLE devices ADD COLUMN credential_fingerprint TEXT;
+      CREATE INDEX devices_by_credential_fingerprint ON devices (credential_fingerprint) WHERE credential_fingerprint IS NOT NULL;
+    `,
+  },
+  {
     version: 7,
     name: 'enrollment tokens and bootstrap certificates',
     // Tokens are stored sealed plus an HMAC lookup (core/enrollment/tokens.ts), never in clear.
