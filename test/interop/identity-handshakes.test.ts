@@ -11,6 +11,7 @@
  *   spoofed client id          -> CONNACK 0x85 / 2               mqtt.connect_refused (CLIENT_ID_MISMATCH)
  *   cross-segment publish      -> PUBACK 0x87, not routed        mqtt.publish_denied
  *   quarantined device         -> status only                    mqtt.publish_denied / subscribe_denied
+ *   moved into quarantine live -> subscription dropped in < 1 s   device.segment_changed, policy.subscription_revoked
  */
 import type { IClientOptions } from 'mqtt';
 import { X509Certificate } from 'node:crypto';
@@ -51,7 +52,7 @@ const dev: Record<string, DeviceCredentials> = {};
 
 beforeAll(async () => {
   gw = await Gateway.start(CONFIG);
-  for (const [name, segment] of [['sensor-a', 'plant-a'], ['sensor-b', 'plant-b'], ['sensor-old', 'plant-a'], ['sensor-r5', 'plant-a'], ['sensor-r4', 'plant-a'], ['quarantined-1', 'quarantine']] as const) {
+  for (const [name, segment] of [['sensor-a', 'plant-a'], ['sensor-b', 'plant-b'], ['sensor-old', 'plant-a'], ['sensor-r5', 'plant-a'], ['sensor-r4', 'plant-a'], ['quarantined-1', 'quarantine'], ['sensor-q', 'plant-a']] as const) {
     dev[name] = await gw.addDevice(name, segment);
   }
   ev = await SecurityEvents.open(gw.dataDir);
@@ -372,11 +373,45 @@ describe('a quarantined device (segment quarantine, MQTT.js v5)', () => {
     expect(await subscribeCodes(q.client, { 'quarantine/quarantined-1/#': { qos: 1 }, 'plant-a/#': { qos: 0 } })).toEqual([0x87, 0x87]);
     await ev.waitFor('mqtt.subscribe_denied', since, (x) => x.principal === 'quarantined-1', 5_000, 2);
   });
+});
 
-  // `palisade device move <id> --segment quarantine` (issue 3 point 7) is being added by the lead.
-  // Documented behaviour: the move applies to the device's live sessions within about 1 s; after
-  // it, the device may only publish quarantine/<id>/status (and fetch firmware), other publishes
-  // get PUBACK 0x87 with mqtt.publish_denied, and subscriptions outside that are dropped (no more
-  // deliveries on them).
-  it.todo('`palisade device move <id> --segment quarantine` limits a live session within 1 s');
+describe('`palisade device move <id> --segment quarantine` on a live session (MQTT.js v5)', () => {
+  it('within 1 s: its plant-a subscription is dropped, only its status topic may be published, each step logged', async () => {
+    const moved = d('sensor-q');
+    const q = await open(...mqttjs(moved, 5));
+    const a = await open(...mqttjs(d('sensor-a'), 5));
+    await subscribeOk(q.client, 'plant-a/#', 1);
+    await subscribeOk(a.client, 'plant-a/#', 1);
+    // Before: sensor-q is an ordinary plant-a device, reading and writing its segment.
+    await publish(a.client, 'plant-a/sensor-a/before', 'b', { qos: 1 });
+    await q.inbox.waitForPayload('plant-a/sensor-a/before', 'b');
+    await publish(q.client, 'plant-a/sensor-q/telemetry', 't', { qos: 1 });
+
+    const since = await ev.mark();
+    const mv = await runCli(['device', 'move', moved.id, '--segment', 'quarantine', '--data-dir', gw.dataDir]);
+    expect(mv.code, explain(mv)).toBe(0);
+    // The CLI logs the admin action after committing the move; the gateway logs when its live session followed.
+    const [admin] = await ev.waitFor('admin.device_moved', since, (e) => e.detail['device'] === moved.id);
+    const [changed] = await ev.waitFor('device.segment_changed', since, (e) => e.principal === moved.id);
+    expect(changed!.detail).toMatchObject({ from: 'plant-a', to: 'quarantine' });
+    expect(changed!.ts - admin!.ts).toBeLessThan(1000);
+    const [dropped] = await ev.waitFor('policy.subscription_revoked', since, (e) => e.principal === moved.id);
+    expect(dropped!.detail['filter']).toBe('plant-a/#');
+    expect(dropped!.ts - admin!.ts).toBeLessThan(1000);
+    expect(q.isClosed(), 'quarantine keeps the device connected (it may still report status)').toBe(false);
+
+    // Its status report goes through; anything else, including its old own tree, is refused.
+    await publish(q.client, 'quarantine/sensor-q/status', 'isolated', { qos: 1 });
+    const afterMove = await ev.mark();
+    const err = await publish(q.client, 'plant-a/sensor-q/telemetry', 't2', { qos: 1 }).then(() => undefined, (e: unknown) => e as Error & { code?: number });
+    expect(err?.code).toBe(0x87);
+    await ev.waitFor('mqtt.publish_denied', afterMove, (e) => e.principal === moved.id && e.detail['topic'] === 'plant-a/sensor-q/telemetry');
+    // The dropped subscription delivers nothing: sensor-a's own copy is the sentinel that it was routed.
+    await publish(a.client, 'plant-a/sensor-a/after', 'x', { qos: 1 });
+    await a.inbox.waitForPayload('plant-a/sensor-a/after', 'x');
+    expect(await quietFor(q.inbox, (m) => m.topic === 'plant-a/sensor-a/after', 300)).toEqual([]);
+    // And it cannot subscribe its way back.
+    expect(await subscribeCodes(q.client, { 'plant-a/#': { qos: 1 } })).toEqual([0x87]);
+    await Promise.all([close(q), close(a)]);
+  });
 });
