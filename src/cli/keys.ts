@@ -15,7 +15,7 @@ import type { Store } from '../core/ports.ts';
 import { SecretBox, countKeyReferences, generateMasterKey, rewrapLocation, type Keyring, type SealedRecordLocation } from '../core/secrets/index.ts';
 import { describeOrigin, loadKeyring, writeKeyringFile, type SecretsSettings } from '../store/master-key.ts';
 import { pkiSealedRecords } from '../store/pki-files.ts';
-import { fingerprintKeySealedRecords } from '../store/credential-fingerprint-key.ts';
+import { eventSigningKeyRecords } from '../store/event-signing-key.ts';
 import { enrollmentSealedRecords } from '../core/enrollment/sealed-location.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
@@ -34,7 +34,7 @@ export type SealedLocationFactory = (ctx: SealedLocationContext) => SealedRecord
  */
 export const SEALED_LOCATIONS: readonly SealedLocationFactory[] = [
   ({ dataDir, secrets }) => pkiSealedRecords(dataDir, secrets),
-  ({ dataDir }) => fingerprintKeySealedRecords(dataDir),
+  ({ dataDir }) => eventSigningKeyRecords(dataDir),
   ({ store }) => enrollmentSealedRecords(store.enrollment),
 ];
 

@@ -9,6 +9,7 @@ import { registerDeviceCommands } from './device.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerCertCommands } from './cert.ts';
 import { registerEnrollCommands } from './enroll.ts';
+import { registerEventsCommands } from './events.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
 
@@ -25,6 +26,7 @@ registerDeviceCommands(program);
 registerKeysCommands(program);
 registerCertCommands(program);
 registerEnrollCommands(program);
+registerEventsCommands(program);
 registerPolicyCommands(program);
 
 try {

@@ -101,6 +101,12 @@ export const configSchema = z.strictObject({
     /** Days after expiry during which a device certificate may still re-enroll (EST simplereenroll). */
     reenrollGraceDays: z.number().int().min(0).max(365).default(7),
   }).prefault({}),
+  events: z.strictObject({
+    /** A signed checkpoint of the security event log after this many events... */
+    checkpointEveryEvents: z.number().int().min(1).default(1000),
+    /** ...or this many seconds, whichever comes first (and one at gateway stop). */
+    checkpointEverySeconds: z.number().int().min(1).default(60),
+  }).prefault({}),
   policy: z.strictObject({
     /**
      * Extra grants per segment, added to the built-in rule (publish and subscribe under

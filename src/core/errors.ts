@@ -30,7 +30,7 @@ export const ErrorCodes = {
   RATE_LIMITED: 'PAL_ERR_RATE_LIMITED',
   BODY_TOO_LARGE: 'PAL_ERR_BODY_TOO_LARGE',
   INTERNAL: 'PAL_ERR_INTERNAL',
-  CREDENTIAL_REFUSED: 'PAL_ERR_CREDENTIAL_REFUSED',
+  EVENT_LOG_INVALID: 'PAL_ERR_EVENT_LOG_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -6,9 +6,11 @@
  * Binary payloads are Buffers; times are epoch milliseconds; `null` means "absent" in records.
  */
 
+import type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 import type { EnrollmentRepo } from './enrollment/repo.ts';
 
+export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts';
 
@@ -22,13 +24,6 @@ export interface Device {
   attrs: Record<string, string>;
   /** Argon2id/scrypt hash of the device password, for devices that cannot hold a certificate. */
   passwordHash: string | null;
-  /**
-   * Keyed fingerprint (HMAC-SHA256, core/identity/credential-fingerprint.ts) of the device
-   * password, so devices sharing one credential can be found although hashes are salted.
-   * Null or absent: no password, or one set before fingerprints existed. A patch that changes
-   * passwordHash without giving this clears it.
-   */
-  credentialFingerprint?: string | null;
   createdAt: number;
 }
 
@@ -152,8 +147,6 @@ export interface DeviceRepo {
   list(filter?: { segment?: string }): Promise<Device[]>;
   update(id: string, patch: Partial<Omit<Device, 'id' | 'createdAt'>>): Promise<void>;
   delete(id: string): Promise<boolean>;
-  /** Devices whose credentialFingerprint equals `fingerprint`, by id. */
-  listByCredentialFingerprint(fingerprint: string): Promise<Device[]>;
 }
 
 export interface SegmentRepo {
@@ -198,10 +191,22 @@ export interface MessageRepo {
   maxSeq(clientId: string): Promise<number>;
 }
 
+/**
+ * The security event log. The store chains each event (prevHash, hash = hashEvent from
+ * core/events/event-hash.ts) to the last row actually stored, inside its write transaction,
+ * so several writers (gateway, CLI, another process) on one database keep one chain.
+ */
 export interface EventRepo {
-  append(event: Omit<SecurityEvent, 'id'>): Promise<SecurityEvent>;
+  append(event: SecurityEventInput): Promise<SecurityEvent>;
   list(filter?: { sinceId?: number; type?: string; limit?: number }): Promise<SecurityEvent[]>;
   last(): Promise<SecurityEvent | null>;
+  /** Events with id <= upToId. */
+  count(upToId: number): Promise<number>;
+  /** Stores a signed checkpoint as given; the store assigns the id. */
+  addCheckpoint(checkpoint: EventCheckpointInput): Promise<EventCheckpoint>;
+  /** Every checkpoint, by id. */
+  listCheckpoints(): Promise<EventCheckpoint[]>;
+  lastCheckpoint(): Promise<EventCheckpoint | null>;
 }
 
 export interface PolicyTarget {

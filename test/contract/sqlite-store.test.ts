@@ -92,7 +92,7 @@ describe('SQLite store specifics', () => {
       { kind: 'put', message: { clientId: 'c', seq: 1, packetId: 3, state: 'sent', topic: 'a/b', payload, qos: 2, retain: false, properties: {}, subscriptionIds: [9], expiresAt: null } },
       { kind: 'qos2-in-add', clientId: 'c', packetId: 11 },
     ]);
-    const e1 = await s1.events.append({ ts: T0, type: 't', severity: 'info', principal: null, source: null, detail: {}, prevHash: '0', hash: 'h1' });
+    const e1 = await s1.events.append({ ts: T0, type: 't', severity: 'info', principal: null, source: null, detail: {} });
     await s1.close();
 
     const s2 = await openSqliteStore(path);
@@ -107,8 +107,10 @@ describe('SQLite store specifics', () => {
       expect(m?.state).toBe('sent');
       expect(await s2.messages.listIncomingQos2('c')).toEqual([11]);
       expect(await s2.events.last()).toStrictEqual(e1);
-      const e2 = await s2.events.append({ ts: T0 + 1, type: 't', severity: 'info', principal: null, source: null, detail: {}, prevHash: 'h1', hash: 'h2' });
+      const e2 = await s2.events.append({ ts: T0 + 1, type: 't', severity: 'info', principal: null, source: null, detail: {} });
       expect(e2.id).toBeGreaterThan(e1.id);
+      // The chain continues from the row stored by the first connection.
+      expect(e2.prevHash).toBe(e1.hash);
     } finally {
       await s2.close();
     }

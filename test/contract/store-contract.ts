@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, PalisadeError, type ErrorCode } from '../../src/core/errors.ts';
+import { GENESIS, hashEvent } from '../../src/core/events/event-hash.ts';
+import { verifyChain } from '../../src/core/events/verify.ts';
 import type {
   CertificateRecord,
   Device,
@@ -16,7 +18,9 @@ import type {
   MessageWrite,
   PolicyDocument,
   RetainedMessage,
+  EventCheckpointInput,
   SecurityEvent,
+  SecurityEventInput,
   SessionRecord,
   Store,
   StoredMessage,
@@ -49,7 +53,6 @@ function device(overrides: Partial<Device> = {}): Device {
     status: 'active',
     attrs: { floor: '3', line: 'Ä-7' },
     passwordHash: '$scrypt$N=16384,r=8,p=1$c2FsdA$aGFzaA',
-    credentialFingerprint: null,
     createdAt: T0,
     ...overrides,
   };
@@ -125,7 +128,7 @@ function msg(overrides: Partial<StoredMessage> = {}): StoredMessage {
   };
 }
 
-function event(overrides: Partial<Omit<SecurityEvent, 'id'>> = {}): Omit<SecurityEvent, 'id'> {
+function event(overrides: Partial<SecurityEventInput> = {}): SecurityEventInput {
   return {
     ts: T0,
     type: 'auth.failed',
@@ -133,10 +136,12 @@ function event(overrides: Partial<Omit<SecurityEvent, 'id'>> = {}): Omit<Securit
     principal: 'dev-1',
     source: '192.0.2.10:50123',
     detail: { reason: 'bad password', attempts: 3 },
-    prevHash: '0'.repeat(64),
-    hash: '1'.repeat(64),
     ...overrides,
   };
+}
+
+function checkpoint(overrides: Partial<EventCheckpointInput> = {}): EventCheckpointInput {
+  return { lastEventId: 7, lastHash: 'ab'.repeat(32), count: 7, ts: T0, keyId: '0123456789abcdef', signature: 'c2lnbmF0dXJl', ...overrides };
 }
 
 const put = (message: StoredMessage): MessageWrite => ({ kind: 'put', message });
@@ -294,44 +299,6 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         const read = await store.devices.get('dev-1');
         read!.attrs.floor = 'mutated-again';
         expect((await store.devices.get('dev-1'))?.attrs.floor).toBe('3');
-      });
-    });
-
-    describe('device credential fingerprints', () => {
-      const FP_A = 'aa'.repeat(32);
-      const FP_B = 'bb'.repeat(32);
-
-      it('round-trips a fingerprint and lists the devices sharing one, by id', async () => {
-        await store.devices.create(device({ id: 'd2', credentialFingerprint: FP_A }));
-        await store.devices.create(device({ id: 'd1', credentialFingerprint: FP_A }));
-        await store.devices.create(device({ id: 'd3', credentialFingerprint: FP_B }));
-        await store.devices.create(device({ id: 'd4', passwordHash: null }));
-        expect((await store.devices.get('d1'))?.credentialFingerprint).toBe(FP_A);
-        expect((await store.devices.listByCredentialFingerprint(FP_A)).map((d) => d.id)).toEqual(['d1', 'd2']);
-        expect((await store.devices.listByCredentialFingerprint(FP_B)).map((d) => d.id)).toEqual(['d3']);
-        expect(await store.devices.listByCredentialFingerprint('cc'.repeat(32))).toEqual([]);
-      });
-
-      it('reads a device created without the field as null', async () => {
-        const { credentialFingerprint: _omit, ...bare } = device();
-        await store.devices.create(bare);
-        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBeNull();
-      });
-
-      it('sets a fingerprint with its hash, and clears it when the hash changes without one', async () => {
-        await store.devices.create(device());
-        await store.devices.update('dev-1', { passwordHash: 'h2', credentialFingerprint: FP_A });
-        expect(await store.devices.get('dev-1')).toMatchObject({ passwordHash: 'h2', credentialFingerprint: FP_A });
-        await store.devices.update('dev-1', { segment: 'lab' });
-        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBe(FP_A);
-        await store.devices.update('dev-1', { passwordHash: 'h2' });
-        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBe(FP_A);
-        await store.devices.update('dev-1', { passwordHash: 'h3' });
-        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBeNull();
-        expect(await store.devices.listByCredentialFingerprint(FP_A)).toEqual([]);
-        await store.devices.update('dev-1', { credentialFingerprint: FP_B });
-        await store.devices.update('dev-1', { passwordHash: null });
-        expect(await store.devices.get('dev-1')).toMatchObject({ passwordHash: null, credentialFingerprint: null });
       });
     });
 
@@ -835,13 +802,47 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     });
 
     describe('events', () => {
-      it('assigns increasing ids and returns the full event', async () => {
+      it('assigns increasing ids and returns the full event, chained by the store', async () => {
         const first = await store.events.append(event());
         const second = await store.events.append(event({ type: 'policy.denied', severity: 'critical', principal: null, source: null }));
-        expect(first).toStrictEqual({ ...event(), id: first.id });
         expect(Number.isInteger(first.id)).toBe(true);
+        expect(first).toStrictEqual({ ...event(), id: first.id, prevHash: GENESIS, hash: hashEvent(GENESIS, { ...event(), id: first.id }) });
         expect(second.id).toBeGreaterThan(first.id);
-        expect(second).toStrictEqual({ ...event({ type: 'policy.denied', severity: 'critical', principal: null, source: null }), id: second.id });
+        const secondInput = event({ type: 'policy.denied', severity: 'critical', principal: null, source: null });
+        expect(second).toStrictEqual({ ...secondInput, id: second.id, prevHash: first.hash, hash: hashEvent(first.hash, { ...secondInput, id: second.id }) });
+      });
+
+      it('numbers events 1, 2, 3 with no gaps, so a missing id means a deleted row', async () => {
+        const ids = [];
+        for (let i = 0; i < 5; i++) ids.push((await store.events.append(event({ ts: T0 + i }))).id);
+        expect(ids).toEqual([1, 2, 3, 4, 5]);
+      });
+
+      it('hashes the detail as stored, so list() re-verifies it', async () => {
+        // undefined members vanish in storage; the hash must not cover them.
+        const appended = await store.events.append(event({ detail: { kept: 1, dropped: undefined, z: { b: 2, a: 1 } } }));
+        expect(appended.detail).toStrictEqual({ kept: 1, z: { b: 2, a: 1 } });
+        expect(verifyChain(await store.events.list())).toBeNull();
+      });
+
+      it('counts events up to an id', async () => {
+        expect(await store.events.count(10)).toBe(0);
+        const a = await store.events.append(event());
+        const b = await store.events.append(event());
+        expect(await store.events.count(a.id)).toBe(1);
+        expect(await store.events.count(b.id)).toBe(2);
+        expect(await store.events.count(b.id + 100)).toBe(2);
+      });
+
+      it('stores checkpoints verbatim, by id', async () => {
+        expect(await store.events.lastCheckpoint()).toBeNull();
+        expect(await store.events.listCheckpoints()).toEqual([]);
+        const c1 = await store.events.addCheckpoint(checkpoint());
+        const c2 = await store.events.addCheckpoint(checkpoint({ lastEventId: 9, count: 9, lastHash: 'cd'.repeat(32), ts: T0 + 1 }));
+        expect(c1).toStrictEqual({ ...checkpoint(), id: c1.id });
+        expect(c2.id).toBeGreaterThan(c1.id);
+        expect(await store.events.listCheckpoints()).toStrictEqual([c1, c2]);
+        expect(await store.events.lastCheckpoint()).toStrictEqual(c2);
       });
 
       it('round-trips nested JSON detail and null principal/source', async () => {
@@ -904,11 +905,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         expect(await store.events.list({ limit: 2000 })).toHaveLength(1003);
       });
 
-      it('keeps ids unique under concurrent appends', async () => {
+      it('keeps ids unique and one unbroken chain under concurrent appends', async () => {
         const appended = await Promise.all(Array.from({ length: 25 }, (_, i) => store.events.append(event({ ts: T0 + i }))));
         const ids = appended.map((e) => e.id);
         expect(new Set(ids).size).toBe(25);
-        expect((await store.events.list()).map((e) => e.id)).toEqual([...ids].sort((a, b) => a - b));
+        const listed = await store.events.list();
+        expect(listed.map((e) => e.id)).toEqual([...ids].sort((a, b) => a - b));
+        expect(verifyChain(listed)).toBeNull();
       });
     });
 

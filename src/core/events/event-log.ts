@@ -1,13 +1,18 @@
 /**
  * The security event log. Every decision the pipeline makes that an operator may need to see
  * (refused connection, denied publish, malformed packet, takeover) is recorded here. Events are
- * hash-chained (each carries the hash of the one before) so a deleted or edited row shows.
+ * hash-chained (each carries the hash of the one before; event-hash.ts) so a deleted or edited
+ * row shows, and signed checkpoints (checkpointer.ts) cover re-hashing and truncation.
  *
- * Appends are serialised through one promise chain so the chain order equals the id order, and
- * a flood of events of one type is folded into counts so an attacker cannot fill the disk.
+ * The store computes the chain inside its write transaction from the last stored row, so
+ * several processes appending to one database keep one chain. Appends from this process are
+ * still serialised through one promise chain so the id order equals the order of record(),
+ * and a flood of events of one type is folded into counts so an attacker cannot fill the disk.
  */
-import { createHash } from 'node:crypto';
-import type { EventRepo, SecurityEvent, SecurityEventInput, Severity } from '../ports.ts';
+import type { EventRepo, SecurityEventInput, Severity } from '../ports.ts';
+
+export { GENESIS, hashEvent } from './event-hash.ts';
+export { verifyChain } from './verify.ts';
 
 export interface EventContext {
   principal?: string | null;
@@ -17,21 +22,11 @@ export interface EventContext {
 
 export type EventListener = (event: SecurityEventInput) => void;
 
-const GENESIS = '0'.repeat(64);
-
-export function hashEvent(prevHash: string, e: SecurityEventInput): string {
-  return createHash('sha256')
-    .update(prevHash)
-    .update(JSON.stringify([e.ts, e.type, e.severity, e.principal, e.source, e.detail]))
-    .digest('hex');
-}
-
 export class EventLog {
   readonly #repo: EventRepo;
   readonly #listeners: EventListener[] = [];
   readonly #maxPerSecond: number;
   #tail: Promise<void> = Promise.resolve();
-  #lastHash: string | null = null;
   #windowStart = 0;
   /** Events per type in the current second: a flood of one type cannot crowd out another. */
   #windowCounts = new Map<string, number>();
@@ -77,24 +72,12 @@ export class EventLog {
 
   #append(input: SecurityEventInput): void {
     for (const l of this.#listeners) l(input);
-    this.#tail = this.#tail.then(async () => {
-      if (this.#lastHash === null) this.#lastHash = (await this.#repo.last())?.hash ?? GENESIS;
-      const hash = hashEvent(this.#lastHash, input);
-      const stored: SecurityEvent = await this.#repo.append({ ...input, prevHash: this.#lastHash, hash });
-      this.#lastHash = stored.hash;
-    }).catch(() => {
-      // A failing store must not break the chain of later appends; the listener already saw it.
-      this.#lastHash = null;
-    });
+    this.#tail = this.#tail
+      .then(async () => {
+        await this.#repo.append(input);
+      })
+      .catch(() => {
+        // A failing store must not stop later appends; the listeners already saw the event.
+      });
   }
-}
-
-/** Verifies the chain; returns the id of the first broken event, or null when intact. */
-export function verifyChain(events: readonly SecurityEvent[], startHash: string = GENESIS): number | null {
-  let prev = startHash;
-  for (const e of events) {
-    if (e.prevHash !== prev || hashEvent(prev, e) !== e.hash) return e.id;
-    prev = e.hash;
-  }
-  return null;
 }

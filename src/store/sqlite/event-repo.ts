@@ -1,13 +1,18 @@
 /**
- * The append-only security event log. The store assigns ids; the hash chain (prevHash/hash) is
- * computed by core and stored verbatim, so the store never needs to understand it.
+ * The append-only security event log and its signed checkpoints. The store assigns ids and
+ * chains each event to the last row actually in the table, inside one BEGIN IMMEDIATE
+ * transaction: the gateway and a CLI process appending to the same file queue on the write
+ * lock and still form one chain (computing the chain in a process's memory forked it).
+ * The hash formula is core's (event-hash.ts); checkpoints arrive signed and are stored verbatim.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { GENESIS, hashEvent } from '../../core/events/event-hash.ts';
 import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
-import type { EventRepo, SecurityEvent, Severity } from '../../core/ports.ts';
-import { attempt, int, json, text, textOrNull, type Row } from './sql-util.ts';
+import type { EventCheckpoint, EventCheckpointInput, EventRepo, SecurityEvent, SecurityEventInput, Severity } from '../../core/ports.ts';
+import { attempt, int, json, text, textOrNull, transactionFor, type Row, type Transaction } from './sql-util.ts';
 
 const COLUMNS = 'id, ts, type, severity, principal, source, detail, prev_hash, hash';
+const CHECKPOINT_COLUMNS = 'id, last_event_id, last_hash, event_count, ts, key_id, signature';
 const DEFAULT_LIMIT = 1000;
 
 function toEvent(row: Row): SecurityEvent {
@@ -24,16 +29,42 @@ function toEvent(row: Row): SecurityEvent {
   };
 }
 
+function toCheckpoint(row: Row): EventCheckpoint {
+  return {
+    id: int(row, 'id'),
+    lastEventId: int(row, 'last_event_id'),
+    lastHash: text(row, 'last_hash'),
+    count: int(row, 'event_count'),
+    ts: int(row, 'ts'),
+    keyId: text(row, 'key_id'),
+    signature: text(row, 'signature'),
+  };
+}
+
 export class SqliteEventRepo implements EventRepo {
+  readonly #tx: Transaction;
   readonly #insert: StatementSync;
+  readonly #nextId: StatementSync;
   readonly #list: StatementSync;
   readonly #listByType: StatementSync;
   readonly #last: StatementSync;
+  readonly #count: StatementSync;
+  readonly #insertCheckpoint: StatementSync;
+  readonly #listCheckpoints: StatementSync;
+  readonly #lastCheckpoint: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, tx: Transaction = transactionFor(db)) {
+    this.#tx = tx;
     this.#insert = db.prepare(
-      `INSERT INTO security_events (ts, type, severity, principal, source, detail, prev_hash, hash)
-       VALUES (:ts, :type, :severity, :principal, :source, :detail, :prevHash, :hash)`,
+      `INSERT INTO security_events (id, ts, type, severity, principal, source, detail, prev_hash, hash)
+       VALUES (:id, :ts, :type, :severity, :principal, :source, :detail, :prevHash, :hash)`,
+    );
+    // The id AUTOINCREMENT would give, known before the insert so it can go into the hash.
+    // sqlite_sequence rather than MAX(id)+1: after rows at the tail were deleted, the next
+    // event leaves a visible id gap instead of silently reusing their ids.
+    this.#nextId = db.prepare(
+      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'security_events'), 0),
+                  COALESCE((SELECT MAX(id) FROM security_events), 0)) + 1 AS id`,
     );
     // Two statements rather than "(:type IS NULL OR type = :type)", which would stop the planner
     // from using the (type, id) index.
@@ -42,34 +73,36 @@ export class SqliteEventRepo implements EventRepo {
       `SELECT ${COLUMNS} FROM security_events WHERE type = ? AND id > ? ORDER BY id LIMIT ?`,
     );
     this.#last = db.prepare(`SELECT ${COLUMNS} FROM security_events ORDER BY id DESC LIMIT 1`);
+    this.#count = db.prepare('SELECT COUNT(*) AS n FROM security_events WHERE id <= ?');
+    this.#insertCheckpoint = db.prepare(
+      `INSERT INTO security_event_checkpoints (last_event_id, last_hash, event_count, ts, key_id, signature)
+       VALUES (:lastEventId, :lastHash, :count, :ts, :keyId, :signature)`,
+    );
+    this.#listCheckpoints = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM security_event_checkpoints ORDER BY id`);
+    this.#lastCheckpoint = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM security_event_checkpoints ORDER BY id DESC LIMIT 1`);
   }
 
-  append(event: Omit<SecurityEvent, 'id'>): Promise<SecurityEvent> {
+  append(input: SecurityEventInput): Promise<SecurityEvent> {
     return attempt('events.append', () => {
-      const detail = JSON.stringify(event.detail);
-      const { lastInsertRowid } = this.#insert.run({
-        ts: event.ts,
-        type: event.type,
-        severity: event.severity,
-        principal: event.principal,
-        source: event.source,
-        detail,
-        prevHash: event.prevHash,
-        hash: event.hash,
-      });
-      // Built from the stored values (detail re-parsed) so the result equals what list() returns
-      // later and does not alias the caller's object.
-      return {
-        id: Number(lastInsertRowid),
-        ts: event.ts,
-        type: event.type,
-        severity: event.severity,
-        principal: event.principal,
-        source: event.source,
-        detail: JSON.parse(detail) as Record<string, unknown>,
-        prevHash: event.prevHash,
-        hash: event.hash,
+      const detailText = JSON.stringify(input.detail);
+      // Hashed and returned as stored (re-parsed), so the hash is over exactly what list()
+      // gives the verifier later, and the result does not alias the caller's object.
+      const base = {
+        ts: input.ts,
+        type: input.type,
+        severity: input.severity,
+        principal: input.principal,
+        source: input.source,
+        detail: JSON.parse(detailText) as Record<string, unknown>,
       };
+      return this.#tx(() => {
+        const lastRow = this.#last.get();
+        const prevHash = lastRow === undefined ? GENESIS : text(lastRow, 'hash');
+        const id = int(this.#nextId.get() ?? {}, 'id');
+        const hash = hashEvent(prevHash, { ...base, id });
+        this.#insert.run({ ...base, id, detail: detailText, prevHash, hash });
+        return { id, ...base, prevHash, hash };
+      });
     });
   }
 
@@ -94,6 +127,35 @@ export class SqliteEventRepo implements EventRepo {
     return attempt('events.last', () => {
       const row = this.#last.get();
       return row === undefined ? null : toEvent(row);
+    });
+  }
+
+  count(upToId: number): Promise<number> {
+    return attempt('events.count', () => int(this.#count.get(upToId) ?? {}, 'n'));
+  }
+
+  addCheckpoint(cp: EventCheckpointInput): Promise<EventCheckpoint> {
+    return attempt('events.addCheckpoint', () => {
+      const { lastInsertRowid } = this.#insertCheckpoint.run({
+        lastEventId: cp.lastEventId,
+        lastHash: cp.lastHash,
+        count: cp.count,
+        ts: cp.ts,
+        keyId: cp.keyId,
+        signature: cp.signature,
+      });
+      return { id: Number(lastInsertRowid), lastEventId: cp.lastEventId, lastHash: cp.lastHash, count: cp.count, ts: cp.ts, keyId: cp.keyId, signature: cp.signature };
+    });
+  }
+
+  listCheckpoints(): Promise<EventCheckpoint[]> {
+    return attempt('events.listCheckpoints', () => this.#listCheckpoints.all().map(toCheckpoint));
+  }
+
+  lastCheckpoint(): Promise<EventCheckpoint | null> {
+    return attempt('events.lastCheckpoint', () => {
+      const row = this.#lastCheckpoint.get();
+      return row === undefined ? null : toCheckpoint(row);
     });
   }
 }

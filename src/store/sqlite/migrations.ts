@@ -180,12 +180,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 4,
-    name: 'device credential fingerprints',
-    // Keyed fingerprints of device passwords: salted hashes cannot show two devices sharing one.
+    version: 5,
+    name: 'signed event log checkpoints',
+    // Each row signs (last event id, its hash, events so far) with the Ed25519 event-log key
+    // (core/events/checkpoint.ts); AUTOINCREMENT so a checkpoint id is never reused.
     sql: `
-      ALTER TABLE devices ADD COLUMN credential_fingerprint TEXT;
-      CREATE INDEX devices_by_credential_fingerprint ON devices (credential_fingerprint) WHERE credential_fingerprint IS NOT NULL;
+      CREATE TABLE security_event_checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        last_event_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        event_count INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      ) STRICT;
     `,
   },
   {
