@@ -27,6 +27,7 @@ import { ensurePki } from './store/pki-files.ts';
 import { RevocationWatcher } from './core/identity/revocation-watcher.ts';
 import { CrlCache } from './core/pki/crl-cache.ts';
 import { pkiRoutes } from './protocols/http/pki-routes.ts';
+import { estRoutes } from './protocols/http/est-routes.ts';
 import { mountHttpApp, type RouteGroup } from './protocols/http/app.ts';
 import { ensureSetupSecret } from './store/setup-secret.ts';
 import { ensureEventSigningKey } from './store/event-signing-key.ts';
@@ -107,6 +108,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
   // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
   const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
+  // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
+  httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki }));
 
   const bound: BoundListener[] = [];
   const l = config.listeners;

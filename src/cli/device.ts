@@ -1,4 +1,4 @@
-/** `palisade device add|list|remove`: the device registry from the command line. */
+/** `palisade device add|list|set-password|audit`: the device registry from the command line. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { registerDeviceMoveCommands } from './device-move.ts';
@@ -10,6 +10,8 @@ import { openSecretBox } from '../store/master-key.ts';
 import { ensurePki } from '../store/pki-files.ts';
 import { defaultHostnames } from '../gateway.ts';
 import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
+import { credentialServices, registerDeviceCredentialCommands } from './device-credentials.ts';
+import { setGeneratedDeviceCredential } from '../core/identity/credential-set.ts';
 
 interface AddOptions extends CommonOptions {
   segment: string;
@@ -22,6 +24,7 @@ interface AddOptions extends CommonOptions {
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('register and list devices');
   registerDeviceMoveCommands(device);
+  registerDeviceCredentialCommands(device);
 
   addCommonOptions(device.command('add <name>').description('register a device and write its credentials'))
     .requiredOption('-s, --segment <segment>', 'the segment the device belongs to')
@@ -34,7 +37,14 @@ export function registerDeviceCommands(program: Command): void {
       await withStore(opts, async (store, { config, dataDir }) => {
         const hostnames = config.hostnames.length > 0 ? config.hostnames : defaultHostnames();
         const pki = await ensurePki(dataDir, hostnames, store, openSecretBox(dataDir, config.secrets));
-        const { certificate, password } = await registerDevice(store, pki.ca, { id: name, segment: opts.segment, days, withPassword: opts.password === true });
+        const { certificate } = await registerDevice(store, pki.ca, { id: name, segment: opts.segment, days });
+        // The password goes through the same checks, fingerprint and events as set-password.
+        let password: string | null = null;
+        if (opts.password === true) {
+          const services = credentialServices(store, dataDir, config.secrets);
+          password = await setGeneratedDeviceCredential(store, services, { deviceId: name, actor: 'cli' });
+          await services.events.flush();
+        }
         const out = resolve(opts.out ?? `${name}-creds`);
         mkdirSync(out, { recursive: true, mode: 0o700 });
         writeFileSync(join(out, 'cert.pem'), certificate.certPem);

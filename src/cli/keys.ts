@@ -16,6 +16,7 @@ import { SecretBox, countKeyReferences, generateMasterKey, rewrapLocation, type 
 import { describeOrigin, loadKeyring, writeKeyringFile, type SecretsSettings } from '../store/master-key.ts';
 import { pkiSealedRecords } from '../store/pki-files.ts';
 import { eventSigningKeyRecords } from '../store/event-signing-key.ts';
+import { fingerprintKeySealedRecords } from '../store/credential-fingerprint-key.ts';
 import { enrollmentSealedRecords } from '../core/enrollment/sealed-location.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
@@ -35,6 +36,7 @@ export type SealedLocationFactory = (ctx: SealedLocationContext) => SealedRecord
 export const SEALED_LOCATIONS: readonly SealedLocationFactory[] = [
   ({ dataDir, secrets }) => pkiSealedRecords(dataDir, secrets),
   ({ dataDir }) => eventSigningKeyRecords(dataDir),
+  ({ dataDir }) => fingerprintKeySealedRecords(dataDir),
   ({ store }) => enrollmentSealedRecords(store.enrollment),
 ];
 

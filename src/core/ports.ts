@@ -24,6 +24,13 @@ export interface Device {
   attrs: Record<string, string>;
   /** Argon2id/scrypt hash of the device password, for devices that cannot hold a certificate. */
   passwordHash: string | null;
+  /**
+   * Keyed fingerprint (HMAC-SHA256, core/identity/credential-fingerprint.ts) of the device
+   * password, so devices sharing one credential can be found although hashes are salted.
+   * Null or absent: no password, or one set before fingerprints existed. A patch that changes
+   * passwordHash without giving this clears it.
+   */
+  credentialFingerprint?: string | null;
   createdAt: number;
 }
 
@@ -147,6 +154,8 @@ export interface DeviceRepo {
   list(filter?: { segment?: string }): Promise<Device[]>;
   update(id: string, patch: Partial<Omit<Device, 'id' | 'createdAt'>>): Promise<void>;
   delete(id: string): Promise<boolean>;
+  /** Devices whose credentialFingerprint equals `fingerprint`, by id. */
+  listByCredentialFingerprint(fingerprint: string): Promise<Device[]>;
 }
 
 export interface SegmentRepo {

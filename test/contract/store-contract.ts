@@ -53,6 +53,7 @@ function device(overrides: Partial<Device> = {}): Device {
     status: 'active',
     attrs: { floor: '3', line: 'Ä-7' },
     passwordHash: '$scrypt$N=16384,r=8,p=1$c2FsdA$aGFzaA',
+    credentialFingerprint: null,
     createdAt: T0,
     ...overrides,
   };
@@ -299,6 +300,44 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
         const read = await store.devices.get('dev-1');
         read!.attrs.floor = 'mutated-again';
         expect((await store.devices.get('dev-1'))?.attrs.floor).toBe('3');
+      });
+    });
+
+    describe('device credential fingerprints', () => {
+      const FP_A = 'aa'.repeat(32);
+      const FP_B = 'bb'.repeat(32);
+
+      it('round-trips a fingerprint and lists the devices sharing one, by id', async () => {
+        await store.devices.create(device({ id: 'd2', credentialFingerprint: FP_A }));
+        await store.devices.create(device({ id: 'd1', credentialFingerprint: FP_A }));
+        await store.devices.create(device({ id: 'd3', credentialFingerprint: FP_B }));
+        await store.devices.create(device({ id: 'd4', passwordHash: null }));
+        expect((await store.devices.get('d1'))?.credentialFingerprint).toBe(FP_A);
+        expect((await store.devices.listByCredentialFingerprint(FP_A)).map((d) => d.id)).toEqual(['d1', 'd2']);
+        expect((await store.devices.listByCredentialFingerprint(FP_B)).map((d) => d.id)).toEqual(['d3']);
+        expect(await store.devices.listByCredentialFingerprint('cc'.repeat(32))).toEqual([]);
+      });
+
+      it('reads a device created without the field as null', async () => {
+        const { credentialFingerprint: _omit, ...bare } = device();
+        await store.devices.create(bare);
+        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBeNull();
+      });
+
+      it('sets a fingerprint with its hash, and clears it when the hash changes without one', async () => {
+        await store.devices.create(device());
+        await store.devices.update('dev-1', { passwordHash: 'h2', credentialFingerprint: FP_A });
+        expect(await store.devices.get('dev-1')).toMatchObject({ passwordHash: 'h2', credentialFingerprint: FP_A });
+        await store.devices.update('dev-1', { segment: 'lab' });
+        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBe(FP_A);
+        await store.devices.update('dev-1', { passwordHash: 'h2' });
+        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBe(FP_A);
+        await store.devices.update('dev-1', { passwordHash: 'h3' });
+        expect((await store.devices.get('dev-1'))?.credentialFingerprint).toBeNull();
+        expect(await store.devices.listByCredentialFingerprint(FP_A)).toEqual([]);
+        await store.devices.update('dev-1', { credentialFingerprint: FP_B });
+        await store.devices.update('dev-1', { passwordHash: null });
+        expect(await store.devices.get('dev-1')).toMatchObject({ passwordHash: null, credentialFingerprint: null });
       });
     });
 

@@ -7,7 +7,7 @@ import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
 import type { Device, DeviceRepo, DeviceStatus, Segment, SegmentRepo } from '../../core/ports.ts';
 import { attempt, int, json, text, textOrNull, type Row, type Transaction } from './sql-util.ts';
 
-const DEVICE_COLUMNS = 'id, segment, status, attrs, password_hash, created_at';
+const DEVICE_COLUMNS = 'id, segment, status, attrs, password_hash, credential_fingerprint, created_at';
 
 function toDevice(row: Row): Device {
   return {
@@ -16,6 +16,7 @@ function toDevice(row: Row): Device {
     status: text(row, 'status') as DeviceStatus,
     attrs: json<Record<string, string>>(row, 'attrs'),
     passwordHash: textOrNull(row, 'password_hash'),
+    credentialFingerprint: textOrNull(row, 'credential_fingerprint'),
     createdAt: int(row, 'created_at'),
   };
 }
@@ -28,22 +29,25 @@ export class SqliteDeviceRepo implements DeviceRepo {
   readonly #listBySegment: StatementSync;
   readonly #update: StatementSync;
   readonly #delete: StatementSync;
+  readonly #listByFingerprint: StatementSync;
 
   constructor(db: DatabaseSync, tx: Transaction) {
     this.#tx = tx;
     // DO NOTHING + a changes check reports duplicates without parsing driver error codes.
     this.#insert = db.prepare(
-      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (:id, :segment, :status, :attrs, :passwordHash, :createdAt)
+      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (:id, :segment, :status, :attrs, :passwordHash, :credentialFingerprint, :createdAt)
        ON CONFLICT (id) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`);
     this.#listAll = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY id`);
     this.#listBySegment = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE segment = ? ORDER BY id`);
     this.#update = db.prepare(
-      `UPDATE devices SET segment = :segment, status = :status, attrs = :attrs, password_hash = :passwordHash
+      `UPDATE devices SET segment = :segment, status = :status, attrs = :attrs, password_hash = :passwordHash,
+         credential_fingerprint = :credentialFingerprint
        WHERE id = :id`,
     );
     this.#delete = db.prepare('DELETE FROM devices WHERE id = ?');
+    this.#listByFingerprint = db.prepare(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE credential_fingerprint = ? ORDER BY id`);
   }
 
   create(device: Device): Promise<void> {
@@ -54,6 +58,7 @@ export class SqliteDeviceRepo implements DeviceRepo {
         status: device.status,
         attrs: JSON.stringify(device.attrs),
         passwordHash: device.passwordHash,
+        credentialFingerprint: device.credentialFingerprint ?? null,
         createdAt: device.createdAt,
       });
       if (Number(changes) === 0) {
@@ -92,6 +97,7 @@ export class SqliteDeviceRepo implements DeviceRepo {
           status: patch.status ?? current.status,
           attrs: JSON.stringify(patch.attrs ?? current.attrs),
           passwordHash: patch.passwordHash === undefined ? current.passwordHash : patch.passwordHash,
+          credentialFingerprint: nextFingerprint(current, patch),
         });
       }),
     );
@@ -100,6 +106,20 @@ export class SqliteDeviceRepo implements DeviceRepo {
   delete(id: string): Promise<boolean> {
     return attempt('devices.delete', () => Number(this.#delete.run(id).changes) > 0);
   }
+
+  listByCredentialFingerprint(fingerprint: string): Promise<Device[]> {
+    return attempt('devices.listByCredentialFingerprint', () => this.#listByFingerprint.all(fingerprint).map(toDevice));
+  }
+}
+
+/**
+ * A fingerprint describes one password: a patch that replaces the hash without a new
+ * fingerprint leaves none (unknown), rather than a stale one that would misreport sharing.
+ */
+function nextFingerprint(current: Device, patch: Partial<Device>): string | null {
+  if (patch.credentialFingerprint !== undefined) return patch.credentialFingerprint;
+  if (patch.passwordHash !== undefined && patch.passwordHash !== current.passwordHash) return null;
+  return current.credentialFingerprint ?? null;
 }
 
 function toSegment(row: Row): Segment {

@@ -180,6 +180,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'device credential fingerprints',
+    // Keyed fingerprints of device passwords: salted hashes cannot show two devices sharing one.
+    sql: `
+      ALTER TABLE devices ADD COLUMN credential_fingerprint TEXT;
+      CREATE INDEX devices_by_credential_fingerprint ON devices (credential_fingerprint) WHERE credential_fingerprint IS NOT NULL;
+    `,
+  },
+  {
     version: 5,
     name: 'signed event log checkpoints',
     // Each row signs (last event id, its hash, events so far) with the Ed25519 event-log key
