@@ -29,7 +29,9 @@ import { CrlCache } from './core/pki/crl-cache.ts';
 import { pkiRoutes } from './protocols/http/pki-routes.ts';
 import { estRoutes } from './protocols/http/est-routes.ts';
 import { mountHttpApp, type RouteGroup } from './protocols/http/app.ts';
-import { ensureSetupSecret } from './store/setup-secret.ts';
+import { ensureSetupSecret, setupSecretPort } from './store/setup-secret.ts';
+import { adminApi } from './protocols/http/admin.ts';
+import { shippedCredentialChecker } from './store/credential-lists.ts';
 import { ensureEventSigningKey } from './store/event-signing-key.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 
@@ -108,6 +110,9 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
   // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
   const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
+  // Operators with enforced MFA (issue 3, point 5); no default account, the first admin comes from the setup secret.
+  const credentialChecker = shippedCredentialChecker();
+  httpRoutes.push(...adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() }).routes);
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki }));
 
@@ -125,7 +130,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
     }
     if (l.https.enabled) {
-      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
   } catch (err) {
     for (const b of bound) await b.close();

@@ -14,6 +14,7 @@ import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import type { Store } from '../core/ports.ts';
 import { SecretBox, countKeyReferences, generateMasterKey, rewrapLocation, type Keyring, type SealedRecordLocation } from '../core/secrets/index.ts';
 import { describeOrigin, loadKeyring, writeKeyringFile, type SecretsSettings } from '../store/master-key.ts';
+import { operatorSeedLocation } from '../core/operators/sealed-seeds.ts';
 import { pkiSealedRecords } from '../store/pki-files.ts';
 import { eventSigningKeyRecords } from '../store/event-signing-key.ts';
 import { fingerprintKeySealedRecords } from '../store/credential-fingerprint-key.ts';
@@ -35,6 +36,7 @@ export type SealedLocationFactory = (ctx: SealedLocationContext) => SealedRecord
  */
 export const SEALED_LOCATIONS: readonly SealedLocationFactory[] = [
   ({ dataDir, secrets }) => pkiSealedRecords(dataDir, secrets),
+  ({ store }) => operatorSeedLocation(store.operators),
   ({ dataDir }) => eventSigningKeyRecords(dataDir),
   ({ dataDir }) => fingerprintKeySealedRecords(dataDir),
   ({ store }) => enrollmentSealedRecords(store.enrollment),

@@ -8,10 +8,12 @@
 
 import type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+import type { OperatorRepo, OperatorTokenRepo } from './operators/types.ts';
 import type { EnrollmentRepo } from './enrollment/repo.ts';
 
 export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
+export type { Operator, OperatorRepo, OperatorToken, OperatorTokenRepo } from './operators/types.ts';
 export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
@@ -278,6 +280,8 @@ export interface Store {
   readonly messages: MessageRepo;
   readonly events: EventRepo;
   readonly policies: PolicyRepo;
+  readonly operators: OperatorRepo;
+  readonly operatorTokens: OperatorTokenRepo;
   readonly enrollment: EnrollmentRepo;
   readonly changes: ChangeRepo;
   /** Current schema version after migrations. */

@@ -12,6 +12,7 @@ import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import { ErrorCodes } from '../../core/errors.ts';
 import { toHttpError } from './errors.ts';
+import { serveOpenApi } from './openapi.ts';
 
 /** One route group; register it with `{ plugin, prefix }` to mount it under a path. */
 export type RouteGroup = FastifyPluginAsync | { plugin: FastifyPluginAsync; prefix?: string };
@@ -20,6 +21,8 @@ export interface HttpAppOptions {
   routes: readonly RouteGroup[];
   /** Default request body limit in bytes; a group may set its own per route. */
   bodyLimit: number;
+  /** Version written into the OpenAPI document at /api/openapi.json. */
+  version: string;
   /** Sees every 5xx (the client only sees "internal error"). */
   onServerError?: (err: unknown, req: FastifyRequest) => void;
 }
@@ -59,6 +62,8 @@ export async function mountHttpApp(server: HttpsServer, opts: HttpAppOptions): P
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('application/json').send({ error: 'not found', code: ErrorCodes.NOT_FOUND }));
 
+  // Before the groups, so the document sees every route they add.
+  serveOpenApi(app, { title: 'Palisade HTTP API', version: opts.version });
   for (const group of opts.routes) {
     if (typeof group === 'function') await app.register(group);
     else await app.register(group.plugin, group.prefix === undefined ? {} : { prefix: group.prefix });

@@ -19,6 +19,7 @@ export interface HttpError {
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.INVALID_ARGUMENT]: 400,
+  [ErrorCodes.CREDENTIAL_REFUSED]: 400,
   [ErrorCodes.TOPIC_INVALID]: 400,
   [ErrorCodes.FILTER_INVALID]: 400,
   [ErrorCodes.PROTOCOL_ERROR]: 400,

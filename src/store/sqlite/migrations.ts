@@ -206,6 +206,38 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'operator accounts and tokens',
+    // Operators are people (admin, operator, viewer); TOTP seeds are sealed with the SecretBox,
+    // tokens are stored as SHA-256 hashes only (core/operators).
+    sql: `
+      CREATE TABLE operators (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+        password_hash TEXT NOT NULL,
+        totp_sealed TEXT,
+        mfa TEXT NOT NULL CHECK (mfa IN ('none', 'pending', 'active')),
+        totp_last_step INTEGER,
+        created_at INTEGER NOT NULL,
+        created_by TEXT
+      ) STRICT;
+
+      CREATE TABLE operator_tokens (
+        id TEXT PRIMARY KEY,
+        operator TEXT NOT NULL REFERENCES operators (username) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('session', 'api')),
+        hash TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX operator_tokens_by_operator ON operator_tokens (operator);
+    `,
+  },
+  {
     version: 7,
     name: 'enrollment tokens and bootstrap certificates',
     // Tokens are stored sealed plus an HMAC lookup (core/enrollment/tokens.ts), never in clear.

@@ -14,6 +14,8 @@ import { SqliteEventRepo } from './event-repo.ts';
 import { SqliteEnrollmentRepo } from './enrollment-repo.ts';
 import { SqliteMessageRepo } from './message-repo.ts';
 import { SqlitePolicyRepo } from './policy-repo.ts';
+import { SqliteOperatorRepo } from './operator-repo.ts';
+import { SqliteOperatorTokenRepo } from './operator-token-repo.ts';
 import { applyMigrations, readSchemaVersion } from './migrations.ts';
 import { SqliteRetainedRepo } from './retained-repo.ts';
 import { SqliteSessionRepo } from './session-repo.ts';
@@ -88,6 +90,8 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     messages: new SqliteMessageRepo(db, tx),
     events: new SqliteEventRepo(db),
     policies: new SqlitePolicyRepo(db, tx),
+    operators: new SqliteOperatorRepo(db),
+    operatorTokens: new SqliteOperatorTokenRepo(db),
     enrollment: new SqliteEnrollmentRepo(db),
     changes: new SqliteChangeRepo(db),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
