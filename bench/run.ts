@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: Palisade vs Mosquitto vs Aedes, same run, same load generator.
  *
- *   node bench/run.ts [--quick] [--only fanin,latency,...] [--brokers palisade,mosquitto]
+ *   node bench/run.ts [--quick] [--only fanin,latency,...,pipeline] [--brokers palisade,mosquitto]
  *                     [--tls openssl|palisade] [--no-calibrate] [--keep] [--profile]
  *
  * --profile runs the Node brokers under --cpu-prof; profiles land in bench/results/profiles/
@@ -58,6 +58,11 @@ const { values: args } = parseArgs({
 });
 
 const only = args.only?.split(',').map((s) => s.trim()).filter((s) => s !== '') ?? [];
+// `--only pipeline`: identity and policy on versus off, Palisade against itself (bench/pipeline-onoff.ts).
+if (only.includes('pipeline')) {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bench/pipeline-onoff.ts'), ...(args.quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  if (only.length === 1) process.exit(r.status ?? 1);
+}
 const selected = only.length === 0 ? ALL : ALL.filter((s) => only.some((o) => s.id === o || s.id.startsWith(o)));
 // Calibration runs on full runs and on request (`--only generator`); quick runs skip it for time.
 const runCalibration = !args['no-calibrate'] && (only.includes('generator') || (only.length === 0 && !args.quick));

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { parser as mqttParser, type Packet, type QoS } from 'mqtt-packet';
-import { FrameScanner, PUBACK, PUBLISH, connectPacket, subscribePacket } from './wire.ts';
+import { FrameScanner, PUBACK, PUBLISH, connectPacket, subscribePacket, type Credentials } from './wire.ts';
 
 export interface TlsClientOptions {
   /** Built once per identity (tls.createSecureContext) so a handshake does not re-parse PEM. */
@@ -18,7 +18,7 @@ export interface Endpoint {
   tls?: TlsClientOptions;
 }
 
-export interface ConnectOptions {
+export interface ConnectOptions extends Credentials {
   clientId: string;
   keepalive?: number;
   timeoutMs?: number;
@@ -122,7 +122,7 @@ export class RawMqttClient {
     const client = new RawMqttClient(socket, ep.tls !== undefined);
     const connack = client.expect(2, timeoutMs);
     const ready = ep.tls !== undefined ? 'secureConnect' : 'connect';
-    socket.once(ready, () => { socket.write(connectPacket(opts.clientId, opts.keepalive ?? 600)); });
+    socket.once(ready, () => { socket.write(connectPacket(opts.clientId, opts.keepalive ?? 600, opts)); });
     try {
       const p = await connack;
       const code = p.cmd === 'connack' ? (p.returnCode ?? p.reasonCode ?? 0) : -1;

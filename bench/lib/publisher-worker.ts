@@ -10,12 +10,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { QoS } from 'mqtt-packet';
 import { RawMqttClient, type Endpoint } from './client.ts';
 import { FlowTable } from './flow.ts';
-import { PublishTemplate } from './wire.ts';
+import { PublishTemplate, type Credentials } from './wire.ts';
 import { sleep } from './clock.ts';
 
 export interface PublisherConfig {
   endpoint: Endpoint;
-  clients: Array<{ clientId: string; topic: string }>;
+  clients: Array<{ clientId: string; topic: string } & Credentials>;
   /** Global publisher index of `clients[0]` (stamped into payloads for the flow table). */
   indexBase: number;
   qos: QoS;
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const pubs: Pub[] = [];
   try {
     for (const [i, c] of cfg.clients.entries()) {
-      const client = await RawMqttClient.connect(cfg.endpoint, { clientId: c.clientId, keepalive: 600 });
+      const client = await RawMqttClient.connect(cfg.endpoint, { ...c, keepalive: 600 });
       pubs.push(cfg.qos === 0 ? qos0(client, c.topic, cfg.indexBase + i) : qos1(client, c.topic, cfg.indexBase + i));
     }
   } catch (e) {

@@ -9,13 +9,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { QoS } from 'mqtt-packet';
 import { RawMqttClient, type Endpoint } from './client.ts';
-import { FLOW_HEADER_BYTES, publishPacketId, publishPayloadOffset } from './wire.ts';
+import { FLOW_HEADER_BYTES, publishPacketId, publishPayloadOffset, type Credentials } from './wire.ts';
 import { FlowTable } from './flow.ts';
 import { nowMs, sleep } from './clock.ts';
 
 export interface SubscriberConfig {
   endpoint: Endpoint;
-  clients: Array<{ clientId: string; filter: string }>;
+  clients: Array<{ clientId: string; filter: string } & Credentials>;
   /** Global subscriber index of `clients[0]` in the flow table. */
   indexBase: number;
   flow: { buffer: SharedArrayBuffer; publishers: number; subscribers: number } | null;
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const counts = cfg.clients.map(() => 0);
   try {
     for (const [i, c] of cfg.clients.entries()) {
-      const client = await RawMqttClient.connect(cfg.endpoint, { clientId: c.clientId, keepalive: 600 });
+      const client = await RawMqttClient.connect(cfg.endpoint, { ...c, keepalive: 600 });
       clients.push(client);
       attach(client, counts, i);
       await client.subscribe(c.filter, cfg.qos);

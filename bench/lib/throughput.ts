@@ -5,6 +5,7 @@
  */
 import type { QoS } from 'mqtt-packet';
 import type { Endpoint } from './client.ts';
+import type { Credentials } from './wire.ts';
 import type { PublisherConfig } from './publisher-worker.ts';
 import type { Sample, SubscriberConfig } from './subscriber-worker.ts';
 import { WorkerHost } from './worker-host.ts';
@@ -16,8 +17,8 @@ import type { ScenarioResult } from './scenario.ts';
 
 export interface ThroughputSpec {
   qos: QoS;
-  publishers: Array<{ clientId: string; topic: string }>;
-  subscribers: Array<{ clientId: string; filter: string }>;
+  publishers: Array<{ clientId: string; topic: string } & Credentials>;
+  subscribers: Array<{ clientId: string; filter: string } & Credentials>;
   pubWorkers: number;
   subWorkers: number;
   /** How many subscribers each published message matches. */

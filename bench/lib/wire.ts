@@ -66,8 +66,15 @@ export function publishPacketId(buf: Buffer, start: number): number {
   return buf.readUInt16BE(start + 2 + buf.readUInt16BE(start));
 }
 
-export function connectPacket(clientId: string, keepalive: number): Buffer {
-  return generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive });
+/** Credentials for brokers that authenticate (bench/pipeline-onoff.ts); absent: an anonymous CONNECT. */
+export interface Credentials {
+  username?: string;
+  password?: string;
+}
+
+export function connectPacket(clientId: string, keepalive: number, cred: Credentials = {}): Buffer {
+  const auth = cred.username === undefined ? {} : { username: cred.username, password: cred.password === undefined ? undefined : Buffer.from(cred.password) };
+  return generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive, ...auth });
 }
 
 export function subscribePacket(filter: string, qos: QoS, messageId = 1): Buffer {
