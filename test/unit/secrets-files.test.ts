@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { registerKeysCommands, rotateMasterKey } from '../../src/cli/keys.ts';
+import { SEALED_LOCATIONS, registerKeysCommands, rotateMasterKey } from '../../src/cli/keys.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ErrorCodes, isPalisadeError } from '../../src/core/errors.ts';
 import { registerDevice } from '../../src/core/fleet/register-device.ts';
@@ -215,12 +215,14 @@ describe('palisade keys rotate', () => {
     expect(sealedKeyId(running.seal('new secret', 'device:x:psk'))).toBe(result.current);
     await signsDevices(dir, store, openSecretBox(dir, DEFAULT), 'after-rotation');
 
-    expect(lines).toHaveLength(5);
+    // One line per sealed location (SEALED_LOCATIONS grows as features seal secrets), between the key lines.
+    expect(lines).toHaveLength(4 + SEALED_LOCATIONS.length);
     expect(lines[0]).toMatch(/^keyring .*master\.key: current mk-/);
     expect(lines[1]).toBe(`added master key ${result.current} as current; previous keys stay until no record references them`);
     expect(lines[2]).toBe(`pki: re-wrapped 2 record(s), 0 already under ${result.current}`);
-    expect(lines[3]).toBe(`retired master key ${oldId}: no record references it`);
-    expect(lines[4]).toBe(`done: current ${result.current}; keys ${result.current}`);
+    for (const line of lines.slice(3, -2)) expect(line).toMatch(new RegExp(`^[\\w -]+: re-wrapped \\d+ record\\(s\\), \\d+ already under ${result.current}$`));
+    expect(lines.at(-2)).toBe(`retired master key ${oldId}: no record references it`);
+    expect(lines.at(-1)).toBe(`done: current ${result.current}; keys ${result.current}`);
 
     const second = await rotateMasterKey({ dataDir: dir, settings: DEFAULT, log: () => undefined });
     expect(second.retired).toEqual([result.current]);
