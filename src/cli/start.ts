@@ -11,7 +11,7 @@ export function registerStartCommand(program: Command): void {
     const gateway = await startGateway(config, logger);
     if (gateway.setupSecret) {
       // Printed once, never logged to a file and never shown again (DESIGN.md §3).
-      process.stdout.write(`\nOne-time admin setup secret (shown only now): ${gateway.setupSecret}\n\n`);
+      process.stdout.write(`\nOne-time admin setup secret (shown only now): ${gateway.setupSecret}\nCreate the first admin with POST /api/v1/setup {token, username, password} on the HTTPS listener.\n\n`);
     }
     for (const [name, addr] of Object.entries(gateway.listeners)) {
       logger.info({ listener: name, host: addr.host, port: addr.port }, `listening ${name} on ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`);

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, PalisadeError, type ErrorCode } from '../../src/core/errors.ts';
 import { GENESIS, hashEvent } from '../../src/core/events/event-hash.ts';
 import { verifyChain } from '../../src/core/events/verify.ts';
+import { runOperatorContract } from './operator-contract.ts';
 import type {
   CertificateRecord,
   Device,
@@ -174,6 +175,8 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     afterEach(async () => {
       await store.close();
     });
+
+    runOperatorContract(() => store);
 
     it('reports a positive integer schema version', async () => {
       const version = await store.schemaVersion();
