@@ -146,6 +146,18 @@ describe('SQLite store specifics', () => {
     db.close();
   });
 
+  it('applies a migration numbered below the highest applied one when it was missed', () => {
+    const db = new DatabaseSync(':memory:');
+    const m1: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE t1 (x INTEGER) STRICT;' };
+    const m2: Migration = { version: 2, name: 'two', sql: 'CREATE TABLE t2 (x INTEGER) STRICT;' };
+    const m3: Migration = { version: 3, name: 'three', sql: 'CREATE TABLE t3 (x INTEGER) STRICT;' };
+    // A build that had 1 and 3 (2 was merged later) created this database.
+    expect(applyMigrations(db, [m1, m3])).toBe(3);
+    expect(applyMigrations(db, [m1, m2, m3])).toBe(3);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' ORDER BY name").all()).toEqual([{ name: 't1' }, { name: 't2' }, { name: 't3' }]);
+    db.close();
+  });
+
   it('rolls back every pending migration when one of them fails', () => {
     const db = new DatabaseSync(':memory:');
     const good: Migration = { version: 1, name: 'good', sql: 'CREATE TABLE t1 (x INTEGER) STRICT;' };

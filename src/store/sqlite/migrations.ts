@@ -315,9 +315,12 @@ export function applyMigrations(db: DatabaseSync, migrations: readonly Migration
         { detail: { current, latest } },
       );
     }
+    const applied = new Set(db.prepare('SELECT version FROM schema_migrations').all().map((r) => int(r, 'version')));
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of migrations) {
-      if (m.version <= current) continue;
+      // Every migration not yet recorded, not just those above the highest: work merged in a
+      // different order than it was numbered must still reach a database created in between.
+      if (applied.has(m.version)) continue;
       db.exec(m.sql);
       record.run(m.version, m.name, Date.now());
     }
