@@ -209,7 +209,7 @@ export function registerEventsCommands(program: Command): void {
   const events = program.command('events').description('the tamper-evident security event log: verify, export, list');
 
   addCommonOptions(events.command('verify').description('check the hash chain and the signed checkpoints; one summary line and exit 0, or the first problem with its event id and exit 1'))
-    .option('-f, --file <file>', 'verify an export (JSON lines from `events export` without --type) instead of the store')
+    .option('-f, --file <file>', 'verify an export (JSON lines from `events export` without --type) instead of the store, against the checkpoints of the data dir when it has a store')
     .option('--public-key <file>', 'the event-log public key to trust (default DATA_DIR/events/signing-key.pub.pem)')
     .action(async (opts: VerifyOptions) => {
       console.log(await verify(opts));
