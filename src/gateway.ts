@@ -114,7 +114,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const credentialChecker = shippedCredentialChecker();
   httpRoutes.push(...adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() }).routes);
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
-  httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki }));
+  httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
 
   const bound: BoundListener[] = [];
   const l = config.listeners;

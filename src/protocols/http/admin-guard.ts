@@ -43,11 +43,16 @@ export function authOf(req: FastifyRequest): AuthContext {
  * Runs a password check under the throttle: refused up front while the address or username is
  * banned, failures counted, success clearing the address (AuthThrottle's semantics).
  */
-export async function throttled<T>(throttle: AuthThrottle, events: Pick<EventLog, 'record'>, req: FastifyRequest, username: string | null, action: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a credential check under the brute-force throttle: refused before `fn` (the hashing,
+ * the token lookup) when the address or the operator is banned; an AUTH_FAILED from `fn`
+ * counts as a failure. `area` names the events: `admin.throttled`, `enroll.banned`.
+ */
+export async function throttled<T>(throttle: AuthThrottle, events: Pick<EventLog, 'record'>, req: FastifyRequest, username: string | null, action: string, fn: () => Promise<T>, area: 'admin' | 'enroll' = 'admin'): Promise<T> {
   const keys = { address: req.socket.remoteAddress ?? 'unknown', username: username === null ? null : `operator:${username.trim().toLowerCase().slice(0, 64)}`, certSerial: null };
   const verdict = throttle.check(keys);
   if (!verdict.allowed) {
-    events.record('admin.throttled', 'warning', { principal: keys.username, source: sourceOf(req), detail: { action, key: verdict.key, retryAfterMs: verdict.retryAfterMs } });
+    events.record(`${area}.throttled`, 'warning', { principal: keys.username, source: sourceOf(req), detail: { action, key: verdict.key, retryAfterMs: verdict.retryAfterMs } });
     throw new PalisadeError(ErrorCodes.RATE_LIMITED, 'too many failed attempts; try again later', { detail: { retryAfterMs: verdict.retryAfterMs } });
   }
   try {
@@ -57,7 +62,7 @@ export async function throttled<T>(throttle: AuthThrottle, events: Pick<EventLog
   } catch (err) {
     if (isPalisadeError(err, ErrorCodes.AUTH_FAILED)) {
       const banned = throttle.failure(keys);
-      if (banned.length > 0) events.record('admin.banned', 'warning', { principal: keys.username, source: sourceOf(req), detail: { action, keys: banned } });
+      if (banned.length > 0) events.record(`${area}.banned`, 'warning', { principal: keys.username, source: sourceOf(req), detail: { action, keys: banned } });
     }
     throw err;
   }

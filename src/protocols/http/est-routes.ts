@@ -25,6 +25,8 @@ import { parseCertificate } from '../../core/pki/info.ts';
 import * as x509 from '../../core/pki/x509.ts';
 import type { Store } from '../../core/ports.ts';
 import type { SecretBox } from '../../core/secrets/index.ts';
+import type { AuthThrottle } from '../../shield/auth-throttle.ts';
+import { throttled } from './admin-guard.ts';
 import { sourceOf } from './app.ts';
 import { toHttpError } from './errors.ts';
 
@@ -34,6 +36,8 @@ export interface EstRoutesDeps {
   events: EventSink;
   secrets: SecretBox;
   settings: EnrollmentSettings;
+  /** Guessed tokens count as failed logins per source address (issue 3 point 4). */
+  throttle: AuthThrottle;
   now?: () => number;
 }
 
@@ -113,7 +117,7 @@ export function estRoutes(deps: EstRoutesDeps): FastifyPluginAsync {
 
   async function enroll(req: FastifyRequest, csrPem: string): Promise<Enrolled> {
     const token = tokenFrom(req);
-    if (token !== null) return service.enrollWithToken(token, csrPem, sourceOf(req));
+    if (token !== null) return throttled(deps.throttle, deps.events, req, null, 'enroll_token', () => service.enrollWithToken(token, csrPem, sourceOf(req)), 'enroll');
     const der = clientCertificate(req);
     if (der !== null) return service.enrollWithBootstrap(der, csrPem, sourceOf(req));
     throw unauthorized('enrollment needs an enrollment token (Bearer, or Basic password) or a bootstrap client certificate');
