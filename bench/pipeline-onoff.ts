@@ -253,8 +253,17 @@ interface Trial {
   details: ScenarioResult['details'];
 }
 
-function spread(xs: number[]): { median: number; min: number; max: number } {
-  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+/** Linear-interpolated quantile (q in 0..1). */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return s[lo]! + (s[hi]! - s[lo]!) * (i - lo);
+}
+
+function spread(xs: number[]): { median: number; p25: number; p75: number; min: number; max: number } {
+  return { median: median(xs), p25: quantile(xs, 0.25), p75: quantile(xs, 0.75), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 async function main(): Promise<void> {
@@ -345,10 +354,10 @@ async function main(): Promise<void> {
 
   const n = (x: number): string => Math.round(x).toLocaleString('en-US');
   const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
-  console.log('\n| Load | ON msg/s (median, min–max) | OFF msg/s (median, min–max) | ON ÷ OFF per round: median (min–max) | throughput cost | broker µs/msg ON / OFF | CPU per msg ON ÷ OFF: median (min–max) |');
+  console.log('\n| Load | ON msg/s (median, min–max) | OFF msg/s (median, min–max) | ON ÷ OFF per pair: median [p25–p75] (min–max) | throughput cost | broker µs/msg ON / OFF | CPU per msg ON ÷ OFF: median [p25–p75] |');
   console.log('|---|--:|--:|--:|--:|--:|--:|');
   for (const s of summary) {
-    console.log(`| fan-in ${s.load} | ${n(s.on.rate.median)} (${n(s.on.rate.min)}–${n(s.on.rate.max)}) | ${n(s.off.rate.median)} (${n(s.off.rate.min)}–${n(s.off.rate.max)}) | ${s.rateRatio.median.toFixed(3)} (${s.rateRatio.min.toFixed(3)}–${s.rateRatio.max.toFixed(3)}) | ${pct(1 - s.rateRatio.median)} | ${s.on.cpuUsPerMsg.median.toFixed(2)} / ${s.off.cpuUsPerMsg.median.toFixed(2)} | ${s.cpuRatio.median.toFixed(3)} (${s.cpuRatio.min.toFixed(3)}–${s.cpuRatio.max.toFixed(3)}) |`);
+    console.log(`| fan-in ${s.load} | ${n(s.on.rate.median)} (${n(s.on.rate.min)}–${n(s.on.rate.max)}) | ${n(s.off.rate.median)} (${n(s.off.rate.min)}–${n(s.off.rate.max)}) | ${s.rateRatio.median.toFixed(3)} [${s.rateRatio.p25.toFixed(3)}–${s.rateRatio.p75.toFixed(3)}] (${s.rateRatio.min.toFixed(3)}–${s.rateRatio.max.toFixed(3)}) | ${pct(1 - s.rateRatio.median)} | ${s.on.cpuUsPerMsg.median.toFixed(2)} / ${s.off.cpuUsPerMsg.median.toFixed(2)} | ${s.cpuRatio.median.toFixed(3)} [${s.cpuRatio.p25.toFixed(3)}–${s.cpuRatio.p75.toFixed(3)}] |`);
   }
   for (const s of summary) {
     const q = s.quietRateRatio !== null && s.quietCpuRatio !== null
