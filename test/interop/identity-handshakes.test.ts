@@ -160,10 +160,9 @@ describe('an expired device certificate', () => {
     });
   }
 
-  // The event says a handshake failed but not why: Node reports the socket's hang-up (ECONNRESET)
-  // to tlsClientError, while the verification verdict is in socket.authorizationError. Flip to
-  // `it` once src/protocols/mqtt/listeners.ts records `socket.authorizationError ?? err.code`.
-  it.fails('the tls.handshake_failed event names the verification error (CERT_HAS_EXPIRED)', async () => {
+  // Node reports the socket's hang-up (ECONNRESET) to tlsClientError; the listener takes the
+  // verification verdict from socket.authorizationError, so the event says why.
+  it('the tls.handshake_failed event names the verification error (CERT_HAS_EXPIRED)', async () => {
     const since = await ev.mark();
     await sClient(expired, 'tls1_2');
     const [e] = await ev.waitFor('tls.handshake_failed', since);

@@ -72,9 +72,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
     const r = remoteOf(socket);
     mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: peerIdentity(socket), admitted: true });
   });
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
-  });
+  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name));
   return listen(server, opts.host, opts.port, opts.settings.name);
 }
 
@@ -108,9 +106,7 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
     const r = remoteOf(socket);
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
   });
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener: opts.settings.name, error: err.code ?? err.message } });
-  });
+  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name));
   // Slow-loris bounds for plain requests; an upgraded WebSocket is no longer an HTTP request.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -155,5 +151,18 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
       server.closeAllConnections();
       await bound.close();
     },
+  };
+}
+
+/**
+ * `tls.handshake_failed` with the reason: Node hands tlsClientError the hang-up (ECONNRESET)
+ * when it rejected the peer's certificate itself; the verification verdict (CERT_HAS_EXPIRED,
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE) is on the socket.
+ */
+function handshakeFailureRecorder(events: EventLog, listener: string): (err: NodeJS.ErrnoException, socket: TLSSocket) => void {
+  return (err, socket) => {
+    const verdict = socket.authorizationError as Error | string | null | undefined;
+    const reason = typeof verdict === 'string' ? verdict : verdict ? ((verdict as NodeJS.ErrnoException).code ?? verdict.message) : null;
+    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener, error: reason ?? err.code ?? err.message, ...(reason ? { transportError: err.code ?? err.message } : {}) } });
   };
 }
