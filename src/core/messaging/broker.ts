@@ -267,6 +267,12 @@ export class Broker {
     return this.#retained.values();
   }
 
+  /** The retained message of one topic, if any and not expired (HTTP GET, CoAP GET). */
+  retained(topic: string): RetainedMessage | null {
+    const r = this.#retained.get(topic);
+    return r === undefined || (r.expiresAt !== null && r.expiresAt <= Date.now()) ? null : r;
+  }
+
   async close(): Promise<void> {
     for (const w of this.#wills.values()) clearTimeout(w.timer);
     for (const t of this.#expiry.values()) clearTimeout(t);
