@@ -80,8 +80,8 @@ describe('palisade policy put|attach|detach|list|show|delete', () => {
     expect((await palisade(['policy', 'attach', 'cams', '--segment', 'video', '-d', data])).out).toEqual(['policy cams attached to segment video']);
     expect((await palisade(['policy', 'attach', 'cams', '--device', 'cam-9', '-d', data])).out).toEqual(['policy cams attached to device cam-9']);
     expect((await palisade(['policy', 'list', '-d', data])).out).toEqual([
-      'segment-default\t3 statement(s)\tbuilt-in',
-      'quarantine\t3 statement(s)\tbuilt-in',
+      'segment-default\t5 statement(s)\tbuilt-in',
+      'quarantine\t4 statement(s)\tbuilt-in',
       'cams\t1 statement(s)\tsegments: video\tdevices: cam-9',
     ]);
     expect(JSON.parse((await palisade(['policy', 'show', 'cams', '-d', data])).out.join('\n'))).toEqual(cams);

@@ -45,12 +45,12 @@ function statementMatches(s: PolicyStatement, action: Action, resource: string):
   return actions.includes(action) && s.resources.some((r) => matchesRef(action, s.effect, r, resource));
 }
 
-const ACTIONS: Action[] = ['mqtt:publish', 'mqtt:subscribe', 'mqtt:receive', 'http:get', 'queue:pull'];
+const ACTIONS: Action[] = ['mqtt:publish', 'mqtt:subscribe', 'mqtt:receive', 'admin:read', 'queue:pull'];
 const levels = (alphabet: string[], min = 1, max = 4): fc.Arbitrary<string[]> => fc.array(fc.constantFrom(...alphabet), { minLength: min, maxLength: max });
 const filterArb = fc.tuple(levels(['a', 'b', '+', '*']), fc.boolean()).map(([l, hash]) => (hash ? [...l, '#'] : l).join('/'));
 const statementArb: fc.Arbitrary<PolicyStatement> = fc.record({
   effect: fc.constantFrom('allow' as const, 'deny' as const),
-  actions: fc.uniqueArray(fc.constantFrom('mqtt:publish', 'mqtt:subscribe', 'mqtt:receive', 'mqtt:*', 'http:get', 'queue:pull', '*'), { minLength: 1, maxLength: 3 }),
+  actions: fc.uniqueArray(fc.constantFrom('mqtt:publish', 'mqtt:subscribe', 'mqtt:receive', 'mqtt:*', 'admin:read', 'queue:pull', '*'), { minLength: 1, maxLength: 3 }),
   resources: fc.array(fc.oneof(filterArb, fc.constantFrom('#', '+/#', '**', 'a/**')), { minLength: 1, maxLength: 3 }),
 });
 const policiesArb = fc.array(fc.tuple(fc.array(statementArb, { minLength: 1, maxLength: 4 }), fc.constantFrom('segment', 'device')), { minLength: 1, maxLength: 3 });
@@ -127,7 +127,7 @@ describe('variables never widen', () => {
   const safe = (v: string | undefined): v is string => v !== undefined && v !== '' && !/[+#/*]/.test(v);
 
   it('an allow with a variable grants at most the literal value', () => {
-    const policy = doc('v', allow(['mqtt:publish', 'mqtt:subscribe'], ['p/${device.attr.x}/#'], { sid: 'mqtt' }), allow(['http:get'], ['/p/${device.attr.x}/*'], { sid: 'http' }));
+    const policy = doc('v', allow(['mqtt:publish', 'mqtt:subscribe'], ['p/${device.attr.x}/#'], { sid: 'mqtt' }), allow(['admin:read'], ['/p/${device.attr.x}/*'], { sid: 'http' }));
     const engine = new ZeroTrustPolicyEngine(config([policy], { video: ['v'] }));
     fc.assert(
       fc.property(value, fc.string({ unit: fc.constantFrom('a', '+', '#', '/', '*'), maxLength: 3 }), (v, extra) => {
@@ -141,7 +141,7 @@ describe('variables never widen', () => {
               expect(t === `p/${v}` || t.startsWith(`p/${v}/`)).toBe(true);
             }
             const path = `/p/${v ?? 'a'}/${extra}`;
-            if (compiled.authorize('http:get', path).allowed) {
+            if (compiled.authorize('admin:read', path).allowed) {
               expect(safe(v)).toBe(true);
               expect(extra.includes('/')).toBe(false);
             }

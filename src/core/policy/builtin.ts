@@ -3,7 +3,9 @@
  *
  * - `segment-default` is attached to every segment: the foundation's rule. A device may connect,
  *   publish, subscribe and receive under `<segment>/<device-id>/#`, and subscribe to and receive
- *   `<segment>/broadcast/#`. Nothing crosses segments unless another policy allows it.
+ *   `<segment>/broadcast/#`, read and update its own shadow, and use the HTTP and CoAP
+ *   transports (whose requests are then decided on the resource). Nothing crosses segments
+ *   unless another policy allows it.
  * - `quarantine` is what a quarantined principal (segment `quarantine`, or posture
  *   `quarantined: true`) may do, and all it may do: connect, report status on
  *   `quarantine/<device-id>/status`, and download firmware. Allows from every other policy are
@@ -35,6 +37,11 @@ export const SEGMENT_DEFAULT: PolicyDocument = deepFreeze({
       resources: ['${device.segment}/${device.id}/#'],
     },
     { sid: 'broadcast', effect: 'allow', actions: [Actions.mqttSubscribe, Actions.mqttReceive], resources: ['${device.segment}/broadcast/#'] },
+    // The transports themselves: what a device may do over HTTP and CoAP is decided by the
+    // messaging, queue and shadow actions on the resource; these let an operator deny a
+    // transport per segment or device.
+    { sid: 'transports', effect: 'allow', actions: ['http:*', 'coap:*'], resources: ['**'] },
+    { sid: 'own-shadow', effect: 'allow', actions: ['shadow:*'], resources: ['${device.id}'] },
   ],
 });
 
@@ -46,6 +53,8 @@ export const QUARANTINE: PolicyDocument = deepFreeze({
     { sid: 'connect', effect: 'allow', actions: [Actions.mqttConnect], resources: ['**'] },
     { sid: 'status', effect: 'allow', actions: [Actions.mqttPublish], resources: ['quarantine/${device.id}/status'] },
     { sid: 'firmware', effect: 'allow', actions: [Actions.firmwareDownload], resources: ['**'] },
+    // Status reports and firmware may travel over HTTP and CoAP too; the resource actions above still decide.
+    { sid: 'transports', effect: 'allow', actions: ['http:*', 'coap:*'], resources: ['**'] },
   ],
 });
 

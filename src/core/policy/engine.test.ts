@@ -29,7 +29,7 @@ describe('segment-default (built in, attached to every segment)', () => {
     expect(p.authorize(A.mqttSubscribe, 'video/#').allowed).toBe(false);
     expect(p.authorize(A.mqttSubscribe, '#').allowed).toBe(false);
     expect(p.authorize(A.mqttSubscribe, 'video/+/frames').allowed).toBe(false);
-    expect(p.authorize(A.httpGet, '/api/v1/x').allowed).toBe(false);
+    expect(p.authorize(A.adminRead, '/api/v1/x').allowed).toBe(false);
     expect(p.authorize(A.firmwareDownload, 'cam-fw-1.2').allowed).toBe(false);
     expect(p.authorize('mqtt:bogus' as never, 'x')).toBe(DEFAULT_DENY);
   });
@@ -57,25 +57,25 @@ describe('segments', () => {
 
   it('applies segment attachments to every device in the segment and device attachments to that device only', () => {
     const e = new ZeroTrustPolicyEngine(
-      config([doc('seg', allow(['http:get'], ['/seg/*'])), doc('dev', allow(['http:get'], ['/dev/*']))], { video: ['seg'] }, { 'cam-1': ['dev'] }),
+      config([doc('seg', allow(['admin:read'], ['/seg/*'])), doc('dev', allow(['admin:read'], ['/dev/*']))], { video: ['seg'] }, { 'cam-1': ['dev'] }),
     );
     const cam1 = e.compile(device());
     const cam2 = e.compile(device({ id: 'cam-2' }));
-    expect(cam1.authorize(A.httpGet, '/seg/a')).toEqual({ allowed: true, rule: 'seg#0' });
-    expect(cam1.authorize(A.httpGet, '/dev/a')).toEqual({ allowed: true, rule: 'dev#0' });
-    expect(cam2.authorize(A.httpGet, '/seg/a').allowed).toBe(true);
-    expect(cam2.authorize(A.httpGet, '/dev/a').allowed).toBe(false);
-    expect(e.compile(device({ segment: 'hvac', id: 'x' })).authorize(A.httpGet, '/seg/a').allowed).toBe(false);
+    expect(cam1.authorize(A.adminRead, '/seg/a')).toEqual({ allowed: true, rule: 'seg#0' });
+    expect(cam1.authorize(A.adminRead, '/dev/a')).toEqual({ allowed: true, rule: 'dev#0' });
+    expect(cam2.authorize(A.adminRead, '/seg/a').allowed).toBe(true);
+    expect(cam2.authorize(A.adminRead, '/dev/a').allowed).toBe(false);
+    expect(e.compile(device({ segment: 'hvac', id: 'x' })).authorize(A.adminRead, '/seg/a').allowed).toBe(false);
   });
 
   it('treats segment and device names that are Object.prototype members as ordinary names', () => {
     // fromEntries: an object literal's `__proto__:` would set the prototype instead of a key.
     const devices = Object.fromEntries([['__proto__', ['p']]]) as Record<string, string[]>;
-    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['http:get'], ['/x']))], { constructor: ['p'] }, devices));
+    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['admin:read'], ['/x']))], { constructor: ['p'] }, devices));
     for (const id of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
       const policy = e.compile(device({ id, segment: id }));
       expect(policy.authorize(A.mqttConnect, id).allowed).toBe(true);
-      expect(policy.authorize(A.httpGet, '/x').allowed).toBe(id === 'constructor' || id === '__proto__');
+      expect(policy.authorize(A.adminRead, '/x').allowed).toBe(id === 'constructor' || id === '__proto__');
     }
   });
 });
@@ -113,10 +113,10 @@ describe('deny overrides allow', () => {
 
 describe('actions', () => {
   it('expands family and global wildcards', () => {
-    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['http:*'], ['/a']), allow(['*'], ['/all']))], { video: ['p'] }));
+    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['queue:*'], ['/a']), allow(['*'], ['/all']))], { video: ['p'] }));
     const p = e.compile(device());
-    for (const a of [A.httpGet, A.httpPost, A.httpPut, A.httpDelete]) expect(p.authorize(a, '/a').allowed).toBe(true);
-    expect(p.authorize(A.coapGet, '/a').allowed).toBe(false);
+    for (const a of [A.queuePush, A.queuePull, A.queueAck]) expect(p.authorize(a, '/a').allowed).toBe(true);
+    expect(p.authorize(A.adminRead, '/a').allowed).toBe(false);
     for (const a of [A.coapObserve, A.queuePull, A.shadowUpdate, A.adminWrite, A.firmwareDownload]) expect(p.authorize(a, '/all').allowed).toBe(true);
   });
 });
@@ -129,7 +129,7 @@ describe('resources', () => {
           'p',
           allow(['mqtt:publish'], ['sensors/+/temp', 'logs/#']),
           allow(['mqtt:subscribe'], ['cmd/+/x/#']),
-          allow(['http:get'], ['/api/*/state', '/files/**']),
+          allow(['admin:read'], ['/api/*/state', '/files/**']),
           allow(['dns:resolve'], ['*.Example.com', 'exact.org']),
           allow(['queue:pull'], ['jobs-*']),
         ),
@@ -156,9 +156,9 @@ describe('resources', () => {
   });
 
   it('globs: * is one path segment, ** anything; domains ignore case and a trailing dot', () => {
-    expect(p.authorize(A.httpGet, '/api/v1/state').allowed).toBe(true);
-    expect(p.authorize(A.httpGet, '/api/v1/x/state').allowed).toBe(false);
-    expect(p.authorize(A.httpGet, '/files/a/b/c.bin').allowed).toBe(true);
+    expect(p.authorize(A.adminRead, '/api/v1/state').allowed).toBe(true);
+    expect(p.authorize(A.adminRead, '/api/v1/x/state').allowed).toBe(false);
+    expect(p.authorize(A.adminRead, '/files/a/b/c.bin').allowed).toBe(true);
     expect(p.authorize(A.dnsResolve, 'a.example.COM.').allowed).toBe(true);
     expect(p.authorize(A.dnsResolve, 'a.b.example.com').allowed).toBe(true);
     expect(p.authorize(A.dnsResolve, 'example.com').allowed).toBe(false);
@@ -173,9 +173,9 @@ describe('resources', () => {
     expect(p.authorize(A.mqttPublish, 'logs/#')).toBe(INVALID_RESOURCE);
     expect(p.authorize(A.mqttPublish, '')).toBe(INVALID_RESOURCE);
     expect(p.authorize(A.mqttSubscribe, 'cmd/#/x')).toBe(INVALID_RESOURCE);
-    expect(p.authorize(A.httpGet, '/files/../etc/passwd')).toBe(INVALID_RESOURCE);
-    expect(p.authorize(A.httpGet, '/api/./state')).toBe(INVALID_RESOURCE);
-    expect(p.authorize(A.httpGet, '/files/a..b').allowed).toBe(true);
+    expect(p.authorize(A.adminRead, '/files/../etc/passwd')).toBe(INVALID_RESOURCE);
+    expect(p.authorize(A.adminRead, '/api/./state')).toBe(INVALID_RESOURCE);
+    expect(p.authorize(A.adminRead, '/files/a..b').allowed).toBe(true);
   });
 
   it('keeps $ topics out of reach of leading wildcards [MQTT-4.7.2-1]', () => {
@@ -232,9 +232,9 @@ describe('variables', () => {
         [
           doc(
             'p',
-            allow(['mqtt:publish', 'http:get'], ['#', '/**']),
+            allow(['mqtt:publish', 'admin:read'], ['#', '/**']),
             deny(['mqtt:publish'], ['tenant/${device.attr.tenant}/private/#'], { sid: 'tenant' }),
-            deny(['http:get'], ['/t/${device.attr.tenant}/x'], { sid: 'http' }),
+            deny(['admin:read'], ['/t/${device.attr.tenant}/x'], { sid: 'http' }),
           ),
         ],
         { video: ['p'] },
@@ -243,15 +243,15 @@ describe('variables', () => {
     const withTenant = e.compile(device({ attrs: { tenant: 'acme' } }));
     expect(withTenant.authorize(A.mqttPublish, 'tenant/acme/private/a').allowed).toBe(false);
     expect(withTenant.authorize(A.mqttPublish, 'tenant/other/private/a').allowed).toBe(true);
-    expect(withTenant.authorize(A.httpGet, '/t/other/x').allowed).toBe(true);
+    expect(withTenant.authorize(A.adminRead, '/t/other/x').allowed).toBe(true);
     const cases: Array<Record<string, string>> = [{}, { tenant: '+' }, { tenant: 'a/b' }];
     for (const attrs of cases) {
       const p = e.compile(device({ attrs }));
       expect(p.authorize(A.mqttPublish, 'tenant/acme/private/a')).toEqual({ allowed: false, rule: 'p#tenant' });
       expect(p.authorize(A.mqttPublish, 'tenant/x')).toEqual({ allowed: false, rule: 'p#tenant' });
       expect(p.authorize(A.mqttPublish, 'other/x').allowed).toBe(true);
-      expect(p.authorize(A.httpGet, '/t/anything/at/all')).toEqual({ allowed: false, rule: 'p#http' });
-      expect(p.authorize(A.httpGet, '/u/x').allowed).toBe(true);
+      expect(p.authorize(A.adminRead, '/t/anything/at/all')).toEqual({ allowed: false, rule: 'p#http' });
+      expect(p.authorize(A.adminRead, '/u/x').allowed).toBe(true);
     }
   });
 
@@ -266,9 +266,9 @@ describe('variables', () => {
 
 describe('posture conditions', () => {
   it('quarantined: absent on the principal means false', () => {
-    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['http:get'], ['/healthy'], { conditions: { quarantined: false } }))], { video: ['p'] }));
-    expect(e.compile(device()).authorize(A.httpGet, '/healthy').allowed).toBe(true);
-    expect(e.compile(device({ quarantined: false })).authorize(A.httpGet, '/healthy').allowed).toBe(true);
+    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['admin:read'], ['/healthy'], { conditions: { quarantined: false } }))], { video: ['p'] }));
+    expect(e.compile(device()).authorize(A.adminRead, '/healthy').allowed).toBe(true);
+    expect(e.compile(device({ quarantined: false })).authorize(A.adminRead, '/healthy').allowed).toBe(true);
   });
 
   it('firmwareCurrent: unknown fails closed (allow does not apply, deny does)', () => {
@@ -277,9 +277,9 @@ describe('posture conditions', () => {
         [
           doc(
             'p',
-            allow(['http:get'], ['/**']),
+            allow(['admin:read'], ['/**']),
             allow(['queue:pull'], ['updates'], { conditions: { firmwareCurrent: true } }),
-            deny(['http:get'], ['/sensitive/**'], { sid: 'old-fw', conditions: { firmwareCurrent: false } }),
+            deny(['admin:read'], ['/sensitive/**'], { sid: 'old-fw', conditions: { firmwareCurrent: false } }),
           ),
         ],
         { video: ['p'] },
@@ -291,9 +291,9 @@ describe('posture conditions', () => {
     expect(current.authorize(A.queuePull, 'updates').allowed).toBe(true);
     expect(stale.authorize(A.queuePull, 'updates').allowed).toBe(false);
     expect(unknown.authorize(A.queuePull, 'updates').allowed).toBe(false);
-    expect(current.authorize(A.httpGet, '/sensitive/a').allowed).toBe(true);
-    expect(stale.authorize(A.httpGet, '/sensitive/a')).toEqual({ allowed: false, rule: 'p#old-fw' });
-    expect(unknown.authorize(A.httpGet, '/sensitive/a')).toEqual({ allowed: false, rule: 'p#old-fw' });
+    expect(current.authorize(A.adminRead, '/sensitive/a').allowed).toBe(true);
+    expect(stale.authorize(A.adminRead, '/sensitive/a')).toEqual({ allowed: false, rule: 'p#old-fw' });
+    expect(unknown.authorize(A.adminRead, '/sensitive/a')).toEqual({ allowed: false, rule: 'p#old-fw' });
   });
 
   it('certDaysLeftAtLeast: re-evaluated as the clock passes the threshold, without a new compile', () => {
@@ -312,28 +312,28 @@ describe('posture conditions', () => {
   });
 
   it('sourceCidr: IPv4, IPv6, IPv4-mapped and with ports; the cache tells sources apart', () => {
-    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['http:post'], ['/ingest'], { sid: 'lan', conditions: { sourceCidr: ['10.0.0.0/8', '2001:db8::/32'] } }))], { video: ['p'] }));
+    const e = new ZeroTrustPolicyEngine(config([doc('p', allow(['admin:write'], ['/ingest'], { sid: 'lan', conditions: { sourceCidr: ['10.0.0.0/8', '2001:db8::/32'] } }))], { video: ['p'] }));
     const p = e.compile(device());
     for (const source of ['10.1.2.3', '10.1.2.3:5000', '::ffff:10.9.9.9', '[::ffff:10.0.0.1]:443', '2001:db8::1', '[2001:db8:ffff::1]:8883']) {
-      expect(p.authorize(A.httpPost, '/ingest', { source })).toEqual({ allowed: true, rule: 'p#lan' });
+      expect(p.authorize(A.adminWrite, '/ingest', { source })).toEqual({ allowed: true, rule: 'p#lan' });
     }
     for (const source of ['11.1.2.3', '192.168.0.1:10', '2001:db9::1', '::1', 'garbage', '']) {
-      expect(p.authorize(A.httpPost, '/ingest', { source }).allowed).toBe(false);
+      expect(p.authorize(A.adminWrite, '/ingest', { source }).allowed).toBe(false);
     }
-    expect(p.authorize(A.httpPost, '/ingest').allowed).toBe(false);
-    expect(p.authorize(A.httpPost, '/ingest', { source: null }).allowed).toBe(false);
-    expect(p.authorize(A.httpPost, '/ingest', { source: '10.0.0.1' }).allowed).toBe(true);
+    expect(p.authorize(A.adminWrite, '/ingest').allowed).toBe(false);
+    expect(p.authorize(A.adminWrite, '/ingest', { source: null }).allowed).toBe(false);
+    expect(p.authorize(A.adminWrite, '/ingest', { source: '10.0.0.1' }).allowed).toBe(true);
   });
 
   it('sourceCidr on a deny: applies when the source is unknown or unreadable', () => {
     const e = new ZeroTrustPolicyEngine(
-      config([doc('p', allow(['http:get'], ['/**']), deny(['http:get'], ['/admin/**'], { sid: 'wan', conditions: { sourceCidr: ['0.0.0.0/0'] } }))], { video: ['p'] }),
+      config([doc('p', allow(['admin:read'], ['/**']), deny(['admin:read'], ['/admin/**'], { sid: 'wan', conditions: { sourceCidr: ['0.0.0.0/0'] } }))], { video: ['p'] }),
     );
     const p = e.compile(device());
-    expect(p.authorize(A.httpGet, '/admin/x', { source: '8.8.8.8' })).toEqual({ allowed: false, rule: 'p#wan' });
-    expect(p.authorize(A.httpGet, '/admin/x')).toEqual({ allowed: false, rule: 'p#wan' });
-    expect(p.authorize(A.httpGet, '/admin/x', { source: 'not-an-ip' })).toEqual({ allowed: false, rule: 'p#wan' });
-    expect(p.authorize(A.httpGet, '/admin/x', { source: '2001:db8::1' }).allowed).toBe(true);
+    expect(p.authorize(A.adminRead, '/admin/x', { source: '8.8.8.8' })).toEqual({ allowed: false, rule: 'p#wan' });
+    expect(p.authorize(A.adminRead, '/admin/x')).toEqual({ allowed: false, rule: 'p#wan' });
+    expect(p.authorize(A.adminRead, '/admin/x', { source: 'not-an-ip' })).toEqual({ allowed: false, rule: 'p#wan' });
+    expect(p.authorize(A.adminRead, '/admin/x', { source: '2001:db8::1' }).allowed).toBe(true);
   });
 });
 
@@ -356,7 +356,7 @@ describe('quarantine', () => {
       expect(p.authorize(A.mqttPublish, `${principal.segment}/cam-1/x`)).toEqual(refused);
       expect(p.authorize(A.mqttSubscribe, 'quarantine/cam-1/#')).toEqual(refused);
       expect(p.authorize(A.mqttReceive, 'quarantine/cam-1/status')).toEqual(refused);
-      expect(p.authorize(A.httpGet, '/anything')).toEqual(refused);
+      expect(p.authorize(A.adminRead, '/anything')).toEqual(refused);
       expect(p.authorize(A.dnsResolve, 'example.com')).toEqual(refused);
       // Denies still count.
       expect(p.authorize(A.firmwareDownload, 'blocked-1')).toEqual({ allowed: false, rule: 'generous#blocked' });
@@ -364,8 +364,8 @@ describe('quarantine', () => {
   }
 
   it('a device that leaves quarantine gets its normal policy back when compiled again', () => {
-    expect(engine.compile(device()).authorize(A.httpGet, '/anything').allowed).toBe(true);
-    expect(engine.compile(device({ quarantined: true })).authorize(A.httpGet, '/anything').allowed).toBe(false);
+    expect(engine.compile(device()).authorize(A.adminRead, '/anything').allowed).toBe(true);
+    expect(engine.compile(device({ quarantined: true })).authorize(A.adminRead, '/anything').allowed).toBe(false);
   });
 });
 
@@ -439,7 +439,7 @@ describe('update and onChange', () => {
   it('exposes the configuration and built-ins', () => {
     const e = new ZeroTrustPolicyEngine(config([open], { video: ['open'] }, { 'cam-1': ['open', 'open'] }));
     expect(e.config()).toEqual(config([open], { video: ['open'] }, { 'cam-1': ['open'] }));
-    expect(e.policy('segment-default')?.statements).toHaveLength(3);
+    expect(e.policy('segment-default')?.statements).toHaveLength(5);
     expect(e.policy('quarantine')).toBeDefined();
   });
 });
