@@ -81,7 +81,7 @@ describe('CoAP codec (RFC 7252 §3)', () => {
   it('round-trips any message (fast-check)', () => {
     const option = fc.record({ number: fc.integer({ min: 0, max: 2000 }), value: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) });
     const message = fc.record({
-      type: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<CoapMessage['type']>,
+      type: fc.constantFrom<CoapMessage['type']>(0, 1, 2, 3),
       code: fc.integer({ min: 1, max: 255 }),
       messageId: fc.integer({ min: 0, max: 0xffff }),
       token: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
