@@ -107,6 +107,26 @@ export const configSchema = z.strictObject({
     /** ...or this many seconds, whichever comes first (and one at gateway stop). */
     checkpointEverySeconds: z.number().int().min(1).default(60),
   }).prefault({}),
+  /** Push-pull queues (core/queues): bounds per queue, lease and redelivery. */
+  queues: z.strictObject({
+    maxMessages: z.number().int().min(1).default(10_000),
+    maxBytes: z.number().int().min(1).default(64 * 1024 * 1024),
+    maxMessageBytes: z.number().int().min(1).default(256 * 1024),
+    /** How long a pulled message stays invisible before it is redelivered, unless acked. */
+    visibilityTimeoutMs: z.number().int().min(100).default(30_000),
+    /** Deliveries after which an unacknowledged message moves to `<name>.dlq`. */
+    maxDeliveries: z.number().int().min(1).default(5),
+    /** Longest HTTP long poll (`?wait=`). */
+    maxWaitSeconds: z.number().int().min(0).max(300).default(30),
+  }).prefault({}),
+  /** Device shadows (core/shadows) and commands (core/commands). */
+  shadows: z.strictObject({
+    maxBytes: z.number().int().min(64).default(16 * 1024),
+  }).prefault({}),
+  commands: z.strictObject({
+    defaultTimeoutMs: z.number().int().min(1).default(10_000),
+    maxTimeoutMs: z.number().int().min(1).default(120_000),
+  }).prefault({}),
   policy: z.strictObject({
     /**
      * Extra grants per segment, added to the built-in rule (publish and subscribe under

@@ -10,11 +10,15 @@ import type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 import type { OperatorRepo, OperatorTokenRepo } from './operators/types.ts';
 import type { EnrollmentRepo } from './enrollment/repo.ts';
+import type { QueueRepo } from './queues/types.ts';
+import type { ShadowRepo } from './shadows/types.ts';
 
 export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 export type { Operator, OperatorRepo, OperatorToken, OperatorTokenRepo } from './operators/types.ts';
 export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts';
+export type { LeasedMessage, QueueBounds, QueueMessage, QueueRepo, QueueStats } from './queues/types.ts';
+export type { ShadowRecord, ShadowRepo } from './shadows/types.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
 
@@ -284,6 +288,8 @@ export interface Store {
   readonly operatorTokens: OperatorTokenRepo;
   readonly enrollment: EnrollmentRepo;
   readonly changes: ChangeRepo;
+  readonly queues: QueueRepo;
+  readonly shadows: ShadowRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -11,6 +11,7 @@ import { ErrorCodes, PalisadeError, type ErrorCode } from '../../src/core/errors
 import { GENESIS, hashEvent } from '../../src/core/events/event-hash.ts';
 import { verifyChain } from '../../src/core/events/verify.ts';
 import { runOperatorContract } from './operator-contract.ts';
+import { runQueueShadowContract } from './queue-shadow-contract.ts';
 import type {
   CertificateRecord,
   Device,
@@ -177,6 +178,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     });
 
     runOperatorContract(() => store);
+    runQueueShadowContract(() => store);
 
     it('reports a positive integer schema version', async () => {
       const version = await store.schemaVersion();

@@ -56,7 +56,7 @@ export async function mountHttpApp(server: HttpsServer, opts: HttpAppOptions): P
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err);
-    if (e.status >= 500) opts.onServerError?.(err, req);
+    if (e.body.code === ErrorCodes.INTERNAL) opts.onServerError?.(err, req);
     if (e.retryAfter !== undefined) void reply.header('retry-after', String(e.retryAfter));
     return reply.code(e.status).type('application/json').send(e.body);
   });

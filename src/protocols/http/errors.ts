@@ -38,6 +38,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.RATE_LIMITED]: 429,
   [ErrorCodes.QUOTA_EXCEEDED]: 429,
   [ErrorCodes.ADMISSION_REFUSED]: 429,
+  [ErrorCodes.VERSION_CONFLICT]: 409,
+  [ErrorCodes.DEVICE_OFFLINE]: 409,
+  // A full queue is the service being unable to take more now, not the client sending too fast.
+  [ErrorCodes.QUEUE_FULL]: 503,
+  [ErrorCodes.TIMEOUT]: 504,
 };
 
 /** Fastify's own 4xx errors by status, given a Palisade code so clients see one catalogue. */
@@ -61,10 +66,11 @@ function statusOf(err: unknown): number | null {
 export function toHttpError(err: unknown): HttpError {
   if (isPalisadeError(err)) {
     const status = STATUS[err.code] ?? 500;
-    if (status >= 500) return INTERNAL;
+    // Only deliberate 503/504 answers keep their message; any other 5xx says "internal error".
+    if (status >= 500 && status !== 503 && status !== 504) return INTERNAL;
     const out: HttpError = { status, body: { error: err.message, code: err.code } };
     const retry = err.detail?.retryAfterMs;
-    if (status === 429 && typeof retry === 'number') out.retryAfter = Math.max(1, Math.ceil(retry / 1000));
+    if ((status === 429 || status === 503) && typeof retry === 'number') out.retryAfter = Math.max(1, Math.ceil(retry / 1000));
     return out;
   }
   // Fastify's errors (validation, content type, body size, bad JSON) carry a 4xx statusCode.

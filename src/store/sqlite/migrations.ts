@@ -282,6 +282,33 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'queues and device shadows',
+    sql: `
+      CREATE TABLE queue_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        properties TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        visible_at INTEGER NOT NULL,
+        deliveries INTEGER NOT NULL,
+        receipt TEXT
+      ) STRICT;
+      CREATE INDEX queue_messages_by_queue ON queue_messages (queue, id);
+      CREATE UNIQUE INDEX queue_messages_by_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
+
+      CREATE TABLE shadows (
+        device_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

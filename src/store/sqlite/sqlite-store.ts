@@ -19,6 +19,8 @@ import { SqliteOperatorTokenRepo } from './operator-token-repo.ts';
 import { applyMigrations, readSchemaVersion } from './migrations.ts';
 import { SqliteRetainedRepo } from './retained-repo.ts';
 import { SqliteSessionRepo } from './session-repo.ts';
+import { SqliteQueueRepo } from './queue-repo.ts';
+import { SqliteShadowRepo } from './shadow-repo.ts';
 import { attempt, int, text, toStoreError, transactionFor, type Row } from './sql-util.ts';
 
 /** Long enough to ride out a CLI process holding the write lock briefly; short enough to surface a stuck one. */
@@ -94,6 +96,8 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     operatorTokens: new SqliteOperatorTokenRepo(db),
     enrollment: new SqliteEnrollmentRepo(db),
     changes: new SqliteChangeRepo(db),
+    queues: new SqliteQueueRepo(db, tx),
+    shadows: new SqliteShadowRepo(db, tx),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
       attempt('pragmas', () => ({
