@@ -12,6 +12,8 @@ import { EventCheckpointer } from './core/events/checkpointer.ts';
 import { Authenticator } from './core/identity/authenticator.ts';
 import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
+import { DeviceMessaging } from './core/messaging/device-messaging.ts';
+import { deviceHttpApi } from './protocols/http/device-api.ts';
 import { startSysTopics } from './core/messaging/sys-topics.ts';
 import { ZeroTrustPolicyEngine } from './core/policy/index.ts';
 import { ChangeWatcher } from './core/fleet/change-watcher.ts';
@@ -96,16 +98,18 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const throttle = new AuthThrottle(config.shield.authThrottle);
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);
   const crl = new CrlCache(pki.ca, store);
+  // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
+  const deviceMessaging = new DeviceMessaging({ broker, policy, events, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
   // Revocation bites at once: live sessions with a revoked certificate are closed (issue 3, point 2).
   const revocations = new RevocationWatcher(store.certificates, (records) => {
     crl.invalidate();
     const serials = new Set(records.map((r) => r.serial));
-    const closed = mqtt.closeByCertificate(serials);
+    const closed = [...mqtt.closeByCertificate(serials), ...deviceMessaging.closeByCertificate(serials)];
     for (const r of records) events.record('cert.revoked', 'critical', { principal: r.deviceId, detail: { serial: r.serial, reason: r.revocationReason, sessionsClosed: closed } });
   });
   await revocations.start();
   // Policies and devices changed by any process apply to live sessions (issue 3 points 6, 7).
-  const changes = new ChangeWatcher(store.changes, liveChangeHandlers({ store, config, policy, broker, mqtt, events }));
+  const changes = new ChangeWatcher(store.changes, liveChangeHandlers({ store, config, policy, broker, mqtt, events, deviceMessaging }));
   await changes.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
   // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
@@ -115,6 +119,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   httpRoutes.push(...adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() }).routes);
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
+  // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
+  httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, bodyLimit: config.mqtt.maxPacketSize }));
 
   const bound: BoundListener[] = [];
   const l = config.listeners;
@@ -169,6 +175,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       stopSys();
       revocations.stop();
       changes.stop();
+      deviceMessaging.stop();
       mqtt.shutdown();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();

@@ -9,6 +9,7 @@ import type { EventLog } from './core/events/event-log.ts';
 import type { ChangeHandlers } from './core/fleet/change-watcher.ts';
 import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import type { Broker } from './core/messaging/broker.ts';
+import type { DeviceMessaging } from './core/messaging/device-messaging.ts';
 import { dropRevokedSubscriptions } from './core/messaging/reauthorize.ts';
 import { loadPolicyConfig, mergePolicyConfigs, policiesFromSegmentGrants, type ZeroTrustPolicyEngine } from './core/policy/index.ts';
 import type { Store } from './core/ports.ts';
@@ -21,6 +22,8 @@ export interface LiveChangeDeps {
   broker: Broker;
   mqtt: MqttServer;
   events: EventLog;
+  /** HTTP SSE streams and CoAP observations follow device changes too (policy changes reach them through engine.onChange). */
+  deviceMessaging?: DeviceMessaging;
 }
 
 /** The policy configuration the gateway runs: config grants next to the stored policies. */
@@ -54,10 +57,12 @@ export function liveChangeHandlers(deps: LiveChangeDeps): ChangeHandlers {
         const device = await deps.store.devices.get(id);
         if (device === null || device.status !== 'active') {
           deps.mqtt.updateDevice(id, null, device === null ? 'deleted' : 'disabled');
+          deps.deviceMessaging?.updateDevice(id, null, device === null ? 'deleted' : 'disabled');
           continue;
         }
         const next = (p: DevicePrincipal): DevicePrincipal => withDeviceState(p, device);
         deps.mqtt.updateDevice(id, next, 'changed');
+        deps.deviceMessaging?.updateDevice(id, next, 'device changed');
         reauthorizeOffline(deps, id, next, 'device changed');
       }
     },

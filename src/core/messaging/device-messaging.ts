@@ -210,12 +210,21 @@ export class DeviceMessaging {
   readonly #deps: DeviceMessagingDeps;
   readonly #subs = new Set<LiveSubscription>();
   readonly #stopFollowing: () => void;
+  #epoch = 0;
 
   constructor(deps: DeviceMessagingDeps) {
     this.#deps = deps;
     this.broker = deps.broker;
     const engine = deps.policy;
     this.#stopFollowing = 'onChange' in engine ? engine.onChange(() => this.reauthorizeAll('policy changed')) : () => undefined;
+  }
+
+  /**
+   * Moves whenever a device changed or a certificate was revoked: protocol adapters that cache
+   * an authenticated principal (per TLS connection, per DTLS session) re-authenticate when it does.
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Live subscriptions over every protocol using this facade. */
@@ -331,6 +340,7 @@ export class DeviceMessaging {
    * re-decide; `next` null means the device is gone or disabled, and they end.
    */
   updateDevice(deviceId: string, next: ((p: DevicePrincipal) => DevicePrincipal) | null, cause: string): number {
+    this.#epoch++;
     let touched = 0;
     for (const s of [...this.#subs]) {
       if (s.ctx.principal.id !== deviceId) continue;
@@ -351,6 +361,7 @@ export class DeviceMessaging {
 
   /** A certificate was revoked: subscriptions authenticated with it end at once. */
   closeByCertificate(serials: ReadonlySet<string>): string[] {
+    this.#epoch++;
     const closed: string[] = [];
     for (const s of [...this.#subs]) {
       const serial = s.ctx.principal.certSerial;

@@ -70,7 +70,8 @@ export function serveOpenApi(app: FastifyInstance, info: { title: string; versio
     return {
       openapi: '3.1.0',
       info: { ...info, description: 'Errors are JSON {error, code} with a stable PAL_ERR_* code. Authenticate with Authorization: Bearer <session or API token>.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // Devices (the /api/v1 device API) use their client certificate, or their device token as Basic `id:token` or Bearer `id.token`.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, deviceBasic: { type: 'http', scheme: 'basic' }, deviceCertificate: { type: 'mutualTLS' } } },
       paths,
     };
   };
