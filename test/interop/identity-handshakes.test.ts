@@ -106,7 +106,7 @@ function sClient(files: TlsFiles, version: 'tls1_2' | 'tls1_3', holdSeconds = 1.
 }
 
 /** Asserts the peer saw a refused handshake and the gateway logged tls.handshake_failed for it. */
-async function expectHandshakeRefused(r: ToolResult, version: 'tls1_2' | 'tls1_3', since: number): Promise<void> {
+async function expectHandshakeRefused(r: ToolResult, version: 'tls1_2' | 'tls1_3', since: number, verdict: string): Promise<void> {
   expect(r.timedOut, explain(r)).toBe(false);
   expect(r.code, explain(r)).not.toBe(0);
   const out = r.stdout + r.stderr;
@@ -115,6 +115,7 @@ async function expectHandshakeRefused(r: ToolResult, version: 'tls1_2' | 'tls1_3
   expect(out, explain(r)).not.toMatch(/^DONE$/m);
   const events = await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts');
   expect(events[0]!.severity).toBe('warning');
+  expect(events[0]!.detail['error']).toBe(verdict);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ describe('an expired device certificate', () => {
   for (const version of ['tls1_2', 'tls1_3'] as const) {
     it(`openssl s_client -${version}: handshake refused, tls.handshake_failed logged`, async () => {
       const since = await ev.mark();
-      await expectHandshakeRefused(await sClient(expired, version), version, since);
+      await expectHandshakeRefused(await sClient(expired, version), version, since, 'CERT_HAS_EXPIRED');
     });
   }
 
@@ -155,7 +156,7 @@ describe('an expired device certificate', () => {
       expect(r.timedOut, explain(r)).toBe(false);
       expect(r.code, explain(r)).not.toBe(0);
       expect(r.stdout, explain(r)).not.toMatch(/received CONNACK/);
-      await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts');
+      await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts' && e.detail['error'] === 'CERT_HAS_EXPIRED');
       expect(await ev.list('mqtt.connected', since, (e) => e.principal === 'sensor-old')).toEqual([]);
     });
   }
@@ -192,7 +193,7 @@ describe('a certificate from another CA', () => {
   for (const version of ['tls1_2', 'tls1_3'] as const) {
     it(`openssl s_client -${version}: handshake refused, tls.handshake_failed logged`, async () => {
       const since = await ev.mark();
-      await expectHandshakeRefused(await sClient(foreign, version), version, since);
+      await expectHandshakeRefused(await sClient(foreign, version), version, since, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     });
   }
 
@@ -203,7 +204,7 @@ describe('a certificate from another CA', () => {
       expect(r.timedOut, explain(r)).toBe(false);
       expect(r.code, explain(r)).not.toBe(0);
       expect(r.stdout, explain(r)).not.toMatch(/received CONNACK/);
-      await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts');
+      await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts' && e.detail['error'] === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
       expect(await ev.list('mqtt.connected', since, (e) => e.principal === 'sensor-a')).toEqual([]);
     });
   }
