@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { registerDeviceMoveCommands } from './device-move.ts';
+import { registerDevicePskCommand } from './device-psk.ts';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { registerDevice } from '../core/fleet/register-device.ts';
@@ -25,6 +26,7 @@ export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('register and list devices');
   registerDeviceMoveCommands(device);
   registerDeviceCredentialCommands(device);
+  registerDevicePskCommand(device);
 
   addCommonOptions(device.command('add <name>').description('register a device and write its credentials'))
     .requiredOption('-s, --segment <segment>', 'the segment the device belongs to')

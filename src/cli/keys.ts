@@ -19,6 +19,7 @@ import { pkiSealedRecords } from '../store/pki-files.ts';
 import { eventSigningKeyRecords } from '../store/event-signing-key.ts';
 import { fingerprintKeySealedRecords } from '../store/credential-fingerprint-key.ts';
 import { enrollmentSealedRecords } from '../core/enrollment/sealed-location.ts';
+import { devicePskSealedRecords } from '../core/psk/sealed-location.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
 
@@ -40,6 +41,7 @@ export const SEALED_LOCATIONS: readonly SealedLocationFactory[] = [
   ({ dataDir }) => eventSigningKeyRecords(dataDir),
   ({ dataDir }) => fingerprintKeySealedRecords(dataDir),
   ({ store }) => enrollmentSealedRecords(store.enrollment),
+  ({ store }) => devicePskSealedRecords(store.devicePsks),
 ];
 
 export interface RotateOptions {

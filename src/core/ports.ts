@@ -10,6 +10,7 @@ import type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.
 import type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 import type { OperatorRepo, OperatorTokenRepo } from './operators/types.ts';
 import type { EnrollmentRepo } from './enrollment/repo.ts';
+import type { DevicePskRepo } from './psk/repo.ts';
 import type { QueueRepo } from './queues/types.ts';
 import type { ShadowRepo } from './shadows/types.ts';
 
@@ -17,6 +18,7 @@ export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
 export type { Operator, OperatorRepo, OperatorToken, OperatorTokenRepo } from './operators/types.ts';
 export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts';
+export type { DevicePskRecord, DevicePskRepo } from './psk/repo.ts';
 export type { LeasedMessage, QueueBounds, QueueMessage, QueueRepo, QueueStats } from './queues/types.ts';
 export type { ShadowRecord, ShadowRepo } from './shadows/types.ts';
 
@@ -287,6 +289,7 @@ export interface Store {
   readonly operators: OperatorRepo;
   readonly operatorTokens: OperatorTokenRepo;
   readonly enrollment: EnrollmentRepo;
+  readonly devicePsks: DevicePskRepo;
   readonly changes: ChangeRepo;
   readonly queues: QueueRepo;
   readonly shadows: ShadowRepo;

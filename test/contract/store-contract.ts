@@ -1097,6 +1097,23 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       });
     });
 
+    describe('device PSKs', () => {
+      it('puts, replaces, lists, reseals with a guard and deletes', async () => {
+        expect(await store.devicePsks.get('d1')).toBeNull();
+        await store.devicePsks.put({ deviceId: 'd1', sealed: 's1', createdAt: 1 });
+        await store.devicePsks.put({ deviceId: 'd0', sealed: 's0', createdAt: 2 });
+        await store.devicePsks.put({ deviceId: 'd1', sealed: 's2', createdAt: 3 });
+        expect(await store.devicePsks.get('d1')).toEqual({ deviceId: 'd1', sealed: 's2', createdAt: 3 });
+        expect((await store.devicePsks.list()).map((r) => r.deviceId)).toEqual(['d0', 'd1']);
+        expect(await store.devicePsks.reseal('d1', 's1', 's3')).toBe(false);
+        expect(await store.devicePsks.reseal('d1', 's2', 's3')).toBe(true);
+        expect((await store.devicePsks.get('d1'))?.sealed).toBe('s3');
+        expect(await store.devicePsks.delete('d1')).toBe(true);
+        expect(await store.devicePsks.delete('d1')).toBe(false);
+        expect(await store.devicePsks.get('d1')).toBeNull();
+      });
+    });
+
     describe('changes', () => {
       const kinds = async (after: number) => (await store.changes.since(after)).map((c) => `${c.kind}:${c.key}`);
 

@@ -283,6 +283,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'device pre-shared keys for DTLS',
+    // Only the SecretBox envelope is stored (context device-psk:<id>), never the key.
+    sql: `
+      CREATE TABLE device_psks (
+        device_id TEXT PRIMARY KEY,
+        sealed TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
     version: 9,
     name: 'queues and device shadows',
     sql: `

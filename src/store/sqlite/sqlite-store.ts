@@ -12,6 +12,7 @@ import { SqliteChangeRepo } from './change-repo.ts';
 import { SqliteDeviceRepo, SqliteSegmentRepo } from './device-repo.ts';
 import { SqliteEventRepo } from './event-repo.ts';
 import { SqliteEnrollmentRepo } from './enrollment-repo.ts';
+import { SqliteDevicePskRepo } from './device-psk-repo.ts';
 import { SqliteMessageRepo } from './message-repo.ts';
 import { SqlitePolicyRepo } from './policy-repo.ts';
 import { SqliteOperatorRepo } from './operator-repo.ts';
@@ -95,6 +96,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     operators: new SqliteOperatorRepo(db),
     operatorTokens: new SqliteOperatorTokenRepo(db),
     enrollment: new SqliteEnrollmentRepo(db),
+    devicePsks: new SqliteDevicePskRepo(db),
     changes: new SqliteChangeRepo(db),
     queues: new SqliteQueueRepo(db, tx),
     shadows: new SqliteShadowRepo(db, tx),
