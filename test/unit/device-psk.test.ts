@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rotateMasterKey } from '../../src/cli/keys.ts';
 import { ErrorCodes } from '../../src/core/errors.ts';
-import { PSK_BYTES, devicePskLookup, rotateDevicePsk } from '../../src/core/psk/device-psk.ts';
+import { PSK_ENTROPY_BYTES, devicePskLookup, rotateDevicePsk } from '../../src/core/psk/device-psk.ts';
 import { sealedKeyId } from '../../src/core/secrets/index.ts';
 import { openSecretBox } from '../../src/store/master-key.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -32,9 +32,11 @@ describe('device PSKs', () => {
   it('generates 128 random bits per device, stores only the sealed form, replaces on rotate', async () => {
     const a = await rotateDevicePsk(deps(), 'cam-1');
     const b = await rotateDevicePsk(deps(), 'cam-2');
-    expect(a).toHaveLength(PSK_BYTES);
+    // 32 hex characters: 128 bits of entropy, typeable as libcoap's -k text.
+    expect(a.toString('ascii')).toMatch(new RegExp(`^[0-9a-f]{${PSK_ENTROPY_BYTES * 2}}$`));
     expect(a.equals(b)).toBe(false);
     const row = await store.devicePsks.get('cam-1');
+    expect(row?.sealed).not.toContain(a.toString('ascii'));
     expect(row?.sealed).not.toContain(a.toString('hex'));
     expect(row?.sealed).not.toContain(a.toString('base64'));
     const lookup = devicePskLookup(deps());

@@ -1,7 +1,11 @@
 /**
- * Device PSKs for DTLS: generated (16 random bytes = 128 bits, the AES-128 key strength of
- * the suites that use it), sealed per device, shown once, and looked up by PSK identity =
- * device id for the DTLS server. A disabled or unknown device has no usable PSK.
+ * Device PSKs for DTLS: generated, sealed per device, shown once, and looked up by PSK identity
+ * = device id for the DTLS server. A disabled or unknown device has no usable PSK.
+ *
+ * The key is the 32 ASCII characters of 16 random bytes in hex (128 bits of entropy, the
+ * AES-128 strength of the suites that use it). libcoap's `coap-client -k` (4.3.x as shipped by
+ * Debian) takes the key as literal text, so a text key is the one form every client can enter:
+ * `coap-client -k <text>` and `openssl s_client -psk <hex of the text>` use the same bytes.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, PalisadeError } from '../errors.ts';
@@ -10,7 +14,8 @@ import type { SecretBox } from '../secrets/index.ts';
 import type { DeviceRepo } from '../ports.ts';
 import type { DevicePskRepo } from './repo.ts';
 
-export const PSK_BYTES = 16;
+/** Random bytes behind a key; the key itself is twice as long (hex text). */
+export const PSK_ENTROPY_BYTES = 16;
 
 export function pskContext(deviceId: string): string {
   return `device-psk:${deviceId}`;
@@ -21,7 +26,7 @@ export async function rotateDevicePsk(deps: { devices: DeviceRepo; psks: DeviceP
   assertDeviceId(deviceId);
   const device = await deps.devices.get(deviceId);
   if (device === null) throw new PalisadeError(ErrorCodes.NOT_FOUND, `no device ${deviceId}`);
-  const psk = randomBytes(PSK_BYTES);
+  const psk = Buffer.from(randomBytes(PSK_ENTROPY_BYTES).toString('hex'), 'ascii');
   await deps.psks.put({ deviceId, sealed: deps.secrets.seal(psk, pskContext(deviceId)), createdAt: now });
   return psk;
 }
