@@ -13,6 +13,7 @@ import { Authenticator } from './core/identity/authenticator.ts';
 import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
 import { DeviceMessaging } from './core/messaging/device-messaging.ts';
+import { startCoapListeners } from './protocols/coap/listeners.ts';
 import { deviceHttpApi } from './protocols/http/device-api.ts';
 import { startSysTopics } from './core/messaging/sys-topics.ts';
 import { ZeroTrustPolicyEngine } from './core/policy/index.ts';
@@ -36,6 +37,7 @@ import { adminApi } from './protocols/http/admin.ts';
 import { shippedCredentialChecker } from './store/credential-lists.ts';
 import { ensureEventSigningKey } from './store/event-signing-key.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { createExchanges, exchangeRoutes } from './exchanges.ts';
 
 export const VERSION = '0.1.0';
 /** Default HTTP request body limit; JSON admin requests are small. */
@@ -96,7 +98,9 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const policy = new ZeroTrustPolicyEngine(await currentPolicyConfig(store, config));
   const admission = new Admission(config.shield);
   const throttle = new AuthThrottle(config.shield.authThrottle);
-  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits }, admission);
+  // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
+  const exchanges = createExchanges({ store, events, broker, config });
+  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   const crl = new CrlCache(pki.ca, store);
   // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
   const deviceMessaging = new DeviceMessaging({ broker, policy, events, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
@@ -116,11 +120,13 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
   // Operators with enforced MFA (issue 3, point 5); no default account, the first admin comes from the setup secret.
   const credentialChecker = shippedCredentialChecker();
-  httpRoutes.push(...adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() }).routes);
+  const admin = adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() });
+  httpRoutes.push(...admin.routes);
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
   // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
-  httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, bodyLimit: config.mqtt.maxPacketSize }));
+  httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, bodyLimit: config.mqtt.maxPacketSize, drainTimeoutMs: config.mqtt.drainTimeoutMs }));
+  httpRoutes.push(...exchangeRoutes(exchanges, { authenticator, policy, throttle, events, messaging: deviceMessaging, operators: admin.service, config }));
 
   const bound: BoundListener[] = [];
   const l = config.listeners;
@@ -138,6 +144,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     if (l.https.enabled) {
       bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
+    bound.push(...await startCoapListeners({ messaging: deviceMessaging, policy, events }, l));
   } catch (err) {
     for (const b of bound) await b.close();
     mqtt.shutdown();
@@ -176,6 +183,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       revocations.stop();
       changes.stop();
       deviceMessaging.stop();
+      exchanges.stop();
       mqtt.shutdown();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();

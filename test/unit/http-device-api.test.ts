@@ -165,7 +165,7 @@ async function mqttSubscribe(c: RawClient, filter: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ mqtt: { maxPacketSize: 4096 } });
+  t = await startTestGateway({ mqtt: { maxPacketSize: 4096, drainTimeoutMs: 300 } });
   for (const id of ['dev1', 'dev2', 'dev3', 'dev4', 'dev5']) d[id] = await addDevice(t, id, 'hvac', true);
   caPem = d.dev1!.ca;
   other = await openSqliteStore(join(t.dataDir, 'palisade.db'));
@@ -328,6 +328,28 @@ describe('subscribe (SSE)', () => {
     expect((await call(t, 'POST', '/api/v1/publish/hvac/dev5/temp', basic(d.dev5!), 'x')).status).toBe(403);
     // What quarantine allows still works over HTTP.
     expect((await call(t, 'POST', '/api/v1/publish/quarantine/dev5/status', basic(d.dev5!), 'ok')).status).toBe(200);
+  });
+});
+
+describe('slow SSE consumer', () => {
+  it('a client that stops reading is cut off after the drain timeout, with an event, and leaves no session', async () => {
+    const s = await sse(t, '/api/v1/subscribe/hvac/dev1/%23', cert(d.dev1!));
+    s.res.pause();
+    const c = await mqtt('dev1');
+    const chunk = Buffer.alloc(4000, 0x62);
+    const deadline = Date.now() + 10_000;
+    while ((await eventsOf('http.slow_consumer', 'dev1')).length === 0 && Date.now() < deadline) {
+      for (let i = 0; i < 200; i++) c.send({ cmd: 'publish', topic: 'hvac/dev1/flood', payload: chunk, qos: 0, retain: false, dup: false });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await eventsOf('http.slow_consumer', 'dev1')).at(-1)?.detail).toMatchObject({ filter: 'hvac/dev1/#', drainTimeoutMs: 300 });
+    const gone = Date.now() + 2000;
+    while ([...t.gateway.broker.sessions()].some((x) => x.clientId.startsWith('http:dev1:')) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+    expect([...t.gateway.broker.sessions()].map((x) => x.clientId).filter((id) => id.startsWith('http:dev1:'))).toEqual([]);
+    // Others are served meanwhile.
+    expect((await call(t, 'POST', '/api/v1/publish/hvac/dev1/after', cert(d.dev1!), 'x')).status).toBe(200);
+    c.socket.destroy();
+    s.close();
   });
 });
 

@@ -16,9 +16,11 @@ export interface DeviceHttpApiDeps {
   events: EventLog;
   bodyLimit: number;
   heartbeatMs?: number;
+  drainTimeoutMs?: number;
 }
 
 export function deviceHttpApi(deps: DeviceHttpApiDeps): RouteGroup {
   const auth = new DeviceAuth({ authenticator: deps.authenticator, policy: deps.policy, throttle: deps.throttle, events: deps.events, messaging: deps.messaging });
-  return deviceApiRoutes({ messaging: deps.messaging, auth, events: deps.events, bodyLimit: deps.bodyLimit, ...(deps.heartbeatMs === undefined ? {} : { heartbeatMs: deps.heartbeatMs }) });
+  const { heartbeatMs, drainTimeoutMs } = deps;
+  return deviceApiRoutes({ messaging: deps.messaging, auth, events: deps.events, bodyLimit: deps.bodyLimit, ...(heartbeatMs === undefined ? {} : { heartbeatMs }), ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }) });
 }

@@ -19,11 +19,12 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
 import type { EventLog } from '../../core/events/event-log.ts';
-import type { DeviceContext, DeviceMessaging } from '../../core/messaging/device-messaging.ts';
-import { Actions, type Action } from '../../core/policy/actions.ts';
+import type { DeviceMessaging } from '../../core/messaging/device-messaging.ts';
+import { Actions } from '../../core/policy/actions.ts';
 import type { RouteGroup } from './app.ts';
 import { errorSchema } from './admin-schemas.ts';
 import type { DeviceAuth } from './device-auth.ts';
+import { deviceRequest, installDeviceGuard } from './device-guard.ts';
 import { serveEventStream } from './device-sse.ts';
 
 export interface DeviceRoutesDeps {
@@ -34,47 +35,24 @@ export interface DeviceRoutesDeps {
   bodyLimit: number;
   /** Interval of SSE comment heartbeats. */
   heartbeatMs?: number;
+  /** An SSE client that does not read for this long is disconnected (mqtt.drainTimeoutMs). */
+  drainTimeoutMs?: number;
 }
 
 const PREFIX = '/api/v1/';
-const HTTP_ACTIONS: Readonly<Record<string, Action>> = {
-  GET: Actions.httpGet,
-  HEAD: Actions.httpHead,
-  POST: Actions.httpPost,
-  PUT: Actions.httpPut,
-  PATCH: Actions.httpPatch,
-  DELETE: Actions.httpDelete,
-};
-
 const security = [{ deviceCertificate: [] }, { deviceBasic: [] }, { bearer: [] }] as const;
 const refusals = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 429: errorSchema } as const;
 const topicParam = { type: 'object', properties: { '*': { type: 'string', description: 'the topic (or filter), URL-encoded; `/` separates levels' } } } as const;
-
-const contexts = new WeakMap<FastifyRequest, { ctx: DeviceContext; path: string }>();
-
-function decodedPath(req: FastifyRequest): string {
-  const raw = req.url.split('?', 1)[0] ?? '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new PalisadeError(ErrorCodes.INVALID_ARGUMENT, 'malformed percent-encoding in path');
-  }
-}
 
 /** The topic after `/api/v1/<route>/`, URL-decoded. */
 function topicAfter(path: string, route: string): string {
   return path.slice(PREFIX.length + route.length + 1);
 }
 
-function requestOf(req: FastifyRequest): { ctx: DeviceContext; path: string } {
-  const c = contexts.get(req);
-  if (!c) throw new PalisadeError(ErrorCodes.INTERNAL, 'device route without authentication');
-  return c;
-}
-
 export function deviceApiRoutes(deps: DeviceRoutesDeps): RouteGroup {
   const { messaging, auth, events } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const drainTimeoutMs = deps.drainTimeoutMs ?? 10_000;
 
   const plugin: FastifyPluginAsync = (app) => {
     // A payload is bytes whatever its content type; the only parser here hands them over as
@@ -82,33 +60,8 @@ export function deviceApiRoutes(deps: DeviceRoutesDeps): RouteGroup {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
 
-    // Authentication and the transport decision, before the body is read.
-    app.addHook('onRequest', async (req) => {
-      const ctx = await auth.contextOf(req);
-      const path = decodedPath(req);
-      const action = HTTP_ACTIONS[req.method];
-      const decision = action === undefined ? { allowed: false, rule: 'unknown-method' } : ctx.policy.authorize(action, path, { source: ctx.source });
-      if (!decision.allowed) {
-        events.record('http.request_denied', 'warning', { principal: ctx.principal.id, source: ctx.source, detail: { method: req.method, path: path.slice(0, 256), rule: decision.rule } });
-        throw new PalisadeError(ErrorCodes.POLICY_DENIED, 'not allowed by policy');
-      }
-      const length = Number(req.headers['content-length'] ?? 0);
-      if (length > deps.bodyLimit) {
-        events.record('http.payload_too_large', 'warning', { principal: ctx.principal.id, source: ctx.source, detail: { path: path.slice(0, 256), size: length, limit: deps.bodyLimit } });
-        throw new PalisadeError(ErrorCodes.BODY_TOO_LARGE, 'request body larger than the limit', { detail: { limit: deps.bodyLimit } });
-      }
-      contexts.set(req, { ctx, path });
-    });
-
-    // A chunked body that grows past the limit is stopped by fastify's parser: still an event.
-    app.setErrorHandler((err, req) => {
-      const c = contexts.get(req);
-      if ((err as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && c) {
-        events.record('http.payload_too_large', 'warning', { principal: c.ctx.principal.id, source: c.ctx.source, detail: { path: c.path.slice(0, 256), limit: deps.bodyLimit } });
-      }
-      // The root handler shapes the body: message and code only, the deciding rule stays in the event.
-      throw err;
-    });
+    // Authentication, the transport decision and the declared size, before the body is read.
+    installDeviceGuard(app, { auth, events, bodyLimit: deps.bodyLimit });
 
     app.post<{ Querystring: { retain?: boolean; qos?: 0 | 1 } }>(
       '/api/v1/publish/*',
@@ -125,7 +78,7 @@ export function deviceApiRoutes(deps: DeviceRoutesDeps): RouteGroup {
         },
       },
       async (req) => {
-        const { ctx, path } = requestOf(req);
+        const { ctx, path } = deviceRequest(req);
         const topic = topicAfter(path, 'publish');
         const payload = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const qos = req.query.qos ?? 1;
@@ -149,7 +102,7 @@ export function deviceApiRoutes(deps: DeviceRoutesDeps): RouteGroup {
         },
       },
       async (req, reply: FastifyReply) => {
-        const { ctx, path } = requestOf(req);
+        const { ctx, path } = deviceRequest(req);
         const topic = topicAfter(path, 'retained');
         const r = messaging.readRetained(ctx, topic);
         if (r === null) throw new PalisadeError(ErrorCodes.NOT_FOUND, 'no retained message on this topic');
@@ -167,15 +120,16 @@ export function deviceApiRoutes(deps: DeviceRoutesDeps): RouteGroup {
       response: { ...refusals },
     });
     const stream = (req: FastifyRequest, reply: FastifyReply, filter: string): void => {
-      const { ctx, path } = requestOf(req);
-      serveEventStream(reply, messaging, ctx, filter, { heartbeatMs, alsoRequires: [{ action: Actions.httpGet, resource: path }] });
+      const { ctx, path } = deviceRequest(req);
+      const onSlowConsumer = (): void => events.record('http.slow_consumer', 'warning', { principal: ctx.principal.id, source: ctx.source, detail: { filter, drainTimeoutMs } });
+      serveEventStream(reply, messaging, ctx, filter, { heartbeatMs, drainTimeoutMs, onSlowConsumer, alsoRequires: [{ action: Actions.httpGet, resource: path }] });
     };
     app.get<{ Querystring: { filter: string } }>('/api/v1/subscribe', { schema: subscribeSchema('query') }, async (req, reply) => {
       stream(req, reply, req.query.filter);
       return reply;
     });
     app.get('/api/v1/subscribe/*', { schema: subscribeSchema('path') }, async (req, reply) => {
-      stream(req, reply, topicAfter(requestOf(req).path, 'subscribe'));
+      stream(req, reply, topicAfter(deviceRequest(req).path, 'subscribe'));
       return reply;
     });
     return Promise.resolve();

@@ -17,6 +17,10 @@ import type { Action } from '../../core/policy/actions.ts';
 
 export interface SseOptions {
   heartbeatMs: number;
+  /** A client that leaves the stream unwritable this long is cut off (a slow consumer must not pin memory). */
+  drainTimeoutMs: number;
+  /** Told when a slow consumer is cut off, for the event log. */
+  onSlowConsumer: () => void;
   /** Permissions the stream needs besides the subscription (`http:get` on the request path). */
   alsoRequires: ReadonlyArray<{ action: Action; resource: string }>;
 }
@@ -43,9 +47,22 @@ export function serveEventStream(reply: FastifyReply, messaging: DeviceMessaging
   const raw = reply.raw;
   let nextId = 1;
   let heartbeat: NodeJS.Timeout | null = null;
-  const stopHeartbeat = (): void => {
+  let stalled: NodeJS.Timeout | null = null;
+  const stopTimers = (): void => {
     if (heartbeat !== null) clearInterval(heartbeat);
+    if (stalled !== null) clearTimeout(stalled);
     heartbeat = null;
+    stalled = null;
+  };
+  const writable = (): boolean => {
+    if (raw.destroyed) return false;
+    if (!raw.writableNeedDrain) return true;
+    // Backpressured: the broker session queues (bounded) meanwhile; past the timeout the client goes.
+    stalled ??= setTimeout(() => {
+      opts.onSlowConsumer();
+      raw.destroy();
+    }, opts.drainTimeoutMs);
+    return false;
   };
   const sub = messaging.subscribe(
     ctx,
@@ -55,10 +72,10 @@ export function serveEventStream(reply: FastifyReply, messaging: DeviceMessaging
     },
     {
       qos: 1,
-      writable: () => !raw.writableNeedDrain && !raw.destroyed,
+      writable,
       alsoRequires: opts.alsoRequires,
       onEnd: (reason: SubscriptionEndReason) => {
-        stopHeartbeat();
+        stopTimers();
         if (raw.destroyed || raw.writableEnded) return;
         raw.end(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
       },
@@ -73,12 +90,16 @@ export function serveEventStream(reply: FastifyReply, messaging: DeviceMessaging
   });
   raw.write(`: subscribed ${filter.replace(/[\r\n]/g, ' ')}\n\n`);
   heartbeat = setInterval(() => {
-    if (!raw.writableNeedDrain) raw.write(': heartbeat\n\n');
+    if (writable()) raw.write(': heartbeat\n\n');
   }, opts.heartbeatMs);
   heartbeat.unref();
-  raw.on('drain', () => sub.drained());
+  raw.on('drain', () => {
+    if (stalled !== null) clearTimeout(stalled);
+    stalled = null;
+    sub.drained();
+  });
   raw.on('close', () => {
-    stopHeartbeat();
+    stopTimers();
     sub.unsubscribe();
   });
   sub.ready.catch(() => {
