@@ -44,6 +44,15 @@ export const configSchema = z.strictObject({
       websocketPath: z.string().startsWith('/').default('/mqtt'),
       requireClientCert: z.boolean().default(false),
     }).prefault({}),
+    /** CoAP over plain UDP (RFC 7252); no identity, so only an anonymous segment may use it (else 4.01). */
+    coap: z.strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('127.0.0.1'),
+      port: port.default(5683),
+      anonymous: anonymous.nullable().default(null),
+      /** Datagrams per second from one source address; the excess is dropped. */
+      maxDatagramsPerSecond: z.number().int().min(1).default(5000),
+    }).prefault({}),
   }).prefault({}),
   mqtt: z.strictObject({
     maxPacketSize: z.number().int().min(64).max(268_435_455).default(1_048_576),

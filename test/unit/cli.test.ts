@@ -65,7 +65,7 @@ describe('palisade CLI', () => {
 
   it('binds plaintext off loopback with allowPlaintext, logs a warning, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['src/cli/main.ts', 'start', '--data-dir', join(dir, 'data4')], {
-      env: { ...process.env, PALISADE_LISTENERS_MQTT_HOST: '0.0.0.0', PALISADE_LISTENERS_MQTT_PORT: '0', PALISADE_LISTENERS_MQTT_ALLOW_PLAINTEXT: 'true', PALISADE_LISTENERS_MQTTS_PORT: '0', PALISADE_LISTENERS_HTTPS_PORT: '0', PALISADE_LISTENERS_MQTTS_HOST: '127.0.0.1', PALISADE_LISTENERS_HTTPS_HOST: '127.0.0.1' },
+      env: { ...process.env, PALISADE_LISTENERS_MQTT_HOST: '0.0.0.0', PALISADE_LISTENERS_MQTT_PORT: '0', PALISADE_LISTENERS_MQTT_ALLOW_PLAINTEXT: 'true', PALISADE_LISTENERS_MQTTS_PORT: '0', PALISADE_LISTENERS_HTTPS_PORT: '0', PALISADE_LISTENERS_COAP_PORT: '0', PALISADE_LISTENERS_MQTTS_HOST: '127.0.0.1', PALISADE_LISTENERS_HTTPS_HOST: '127.0.0.1' },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -46,6 +46,7 @@ export const Code = {
   INTERNAL_SERVER_ERROR: code(5, 0),
   NOT_IMPLEMENTED: code(5, 1),
   SERVICE_UNAVAILABLE: code(5, 3),
+  PROXYING_NOT_SUPPORTED: code(5, 5),
 } as const;
 
 export const Option = {

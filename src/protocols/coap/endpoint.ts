@@ -31,6 +31,8 @@ export interface CoapResponse {
   code: number;
   options?: CoapOption[];
   payload?: Buffer;
+  /** Runs once the response is on the wire (an observation starts notifying only after it). */
+  afterSend?: () => void;
 }
 
 export interface IncomingRequest {
@@ -175,6 +177,7 @@ export class CoapEndpoint {
         entry.response = non;
         peer.send(non);
       }
+      res.afterSend?.();
     };
     let p: Promise<CoapResponse>;
     try {
