@@ -5,7 +5,7 @@
  */
 import { QUARANTINE_SEGMENT } from '../policy/builtin.ts';
 
-export type AuthMethod = 'certificate' | 'password' | 'anonymous';
+export type AuthMethod = 'certificate' | 'password' | 'anonymous' | 'psk';
 
 export interface DevicePrincipal {
   kind: 'device';

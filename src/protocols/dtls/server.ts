@@ -125,6 +125,21 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
     return this.#peers.size;
   }
 
+  /**
+   * Closes (with close_notify) every established session the predicate picks and returns how
+   * many: live revocation, a device moved or disabled (issue 4: live sessions must follow).
+   */
+  closeSessions(predicate: (session: DtlsSession) => boolean): number {
+    let closed = 0;
+    for (const conn of [...this.#peers.values()]) {
+      if (conn.state === 'established' && predicate(conn)) {
+        conn.close();
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** Sends close_notify to every peer and stops listening (the socket stays the caller's). */
   close(): void {
     if (this.#closed) return;
