@@ -64,6 +64,8 @@ export class Session {
   readonly #inflight = new Map<number, Outbound>();
   #nextPacketId = 1;
   #seq = 0;
+  /** Packet ids held by deliveries made outside this session's queue (queue consumers, protocols/mqtt/queue-consumer.ts). */
+  readonly externalPacketIds = new Set<number>();
 
   constructor(init: { clientId: string; principal: Principal; protocolVersion: 3 | 4 | 5; expiryInterval: number; createdAt?: number; maxQueued: number; maxInflight: number; hooks: SessionHooks }) {
     this.clientId = init.clientId;
@@ -216,13 +218,20 @@ export class Session {
     this.#hooks.sent(this);
   }
 
+  /** A packet id no message of this session uses; the caller deletes it from externalPacketIds when done. */
+  allocateExternalPacketId(): number {
+    const id = this.#allocatePacketId();
+    this.externalPacketIds.add(id);
+    return id;
+  }
+
   #allocatePacketId(): number {
     // [MQTT-2.2.1-3] a packet id is reused only after its exchange completes; the window is far
     // below 65535, so this loop ends quickly.
     for (;;) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.#inflight.has(id)) return id;
+      if (!this.#inflight.has(id) && !this.externalPacketIds.has(id)) return id;
     }
   }
 

@@ -48,6 +48,8 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   unackedInbound = 0;
   /** Set by DISCONNECT handling: whether the will is published and a new session expiry. */
   closeIntent: { publishWill: boolean; expiryInterval?: number } | null = null;
+  /** Run once when the transport closes (queue consumers hand back their leases). */
+  readonly closeListeners: Array<() => void> = [];
 
   readonly #stream: Duplex;
   readonly #framer: Framer;
@@ -308,6 +310,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   #onClose(): void {
     this.#state = 'closed';
     this.#hooks.onClose(this);
+    for (const l of this.closeListeners.splice(0)) l();
     // Any end but a normal DISCONNECT publishes the will (§3.1.2.5).
     if (this.session) this.services.broker.disconnected(this.session, this, this.closeIntent ?? { publishWill: true });
   }

@@ -11,6 +11,9 @@ import type { Session } from '../../core/messaging/session.ts';
 import type { CompiledPolicy, PolicyEngine } from '../../core/policy/minimal-policy.ts';
 import type { Severity } from '../../core/ports.ts';
 import type { AuthThrottle } from '../../shield/auth-throttle.ts';
+import type { CommandService } from '../../core/commands/service.ts';
+import type { QueueService } from '../../core/queues/service.ts';
+import type { ShadowService } from '../../core/shadows/service.ts';
 
 export interface MqttLimits {
   maxPacketSize: number;
@@ -37,6 +40,10 @@ export interface MqttServices {
   events: EventLog;
   throttle: AuthThrottle;
   limits: MqttLimits;
+  /** `$queue/`, `$shadow/` and `$command/` topics (protocols/mqtt/gateway-topics.ts); absent: those topics are plain topics. */
+  queues?: QueueService;
+  shadows?: ShadowService;
+  commands?: CommandService;
 }
 
 export interface ListenerSettings {

@@ -2,9 +2,11 @@
 import type { IPubackPacket, IPubcompPacket, IPubrecPacket, IPubrelPacket } from 'mqtt-packet';
 import type { MqttConnection } from '../connection.ts';
 import { RC } from '../reason-codes.ts';
+import { queuePuback } from '../queue-consumer.ts';
 
 export function handlePuback(conn: MqttConnection, p: IPubackPacket): void {
-  if (p.messageId !== undefined) conn.session?.complete(p.messageId);
+  if (p.messageId === undefined || queuePuback(conn, p.messageId, p.reasonCode ?? 0)) return;
+  conn.session?.complete(p.messageId);
 }
 
 export function handlePubrec(conn: MqttConnection, p: IPubrecPacket): void {

@@ -6,6 +6,7 @@ import { Actions } from '../../../core/policy/actions.ts';
 import type { MqttConnection } from '../connection.ts';
 import { fromWire } from '../properties.ts';
 import { RC } from '../reason-codes.ts';
+import { handleGatewayPublish } from '../gateway-topics.ts';
 
 export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Buffer): void {
   const { services } = conn;
@@ -34,6 +35,9 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
     return;
   }
   if (p.retain && !limits.retainAvailable) return conn.fail(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
+
+  // $queue/, $shadow/, $command/: answered by the gateway, authorised by their own actions.
+  if (topic.startsWith('$') && handleGatewayPublish(conn, p, topic, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload)) return;
 
   const decision = conn.policy!.authorize(Actions.mqttPublish, topic, { source: conn.remoteAddress });
   if (!decision.allowed) {

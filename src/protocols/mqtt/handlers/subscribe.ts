@@ -5,6 +5,8 @@ import { Actions } from '../../../core/policy/actions.ts';
 import type { SubscriptionRecord } from '../../../core/ports.ts';
 import type { MqttConnection } from '../connection.ts';
 import { RC } from '../reason-codes.ts';
+import { authorizeGatewayFilter } from '../gateway-topics.ts';
+import { queueNameOf, subscribeQueue } from '../queue-consumer.ts';
 
 /** 3.1.1 has one failure code for every refusal (§3.9.3). */
 const V3_FAILURE = 0x80;
@@ -31,7 +33,13 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
     }
     // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
     if (parsed.shareGroup !== null && s.nl === true) return conn.fail(RC.PROTOCOL_ERROR, 'no local on shared subscription');
-    const decision = conn.policy!.authorize(Actions.mqttSubscribe, parsed.filter, { source: conn.remoteAddress });
+    const queueName = conn.services.queues ? queueNameOf(parsed.filter) : null;
+    if (queueName !== null) {
+      // A queue consumer (queue-consumer.ts): competing delivery, QoS 1, PUBACK = ack.
+      granted.push(subscribeQueue(conn, conn.services.queues!, s.topic, queueName, subscriptionId));
+      continue;
+    }
+    const decision = authorizeGatewayFilter(conn, parsed.filter) ?? conn.policy!.authorize(Actions.mqttSubscribe, parsed.filter, { source: conn.remoteAddress });
     if (!decision.allowed) {
       conn.record('mqtt.subscribe_denied', 'warning', { filter: s.topic, rule: decision.rule });
       granted.push(v5 ? RC.NOT_AUTHORIZED : V3_FAILURE);
