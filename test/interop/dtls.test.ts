@@ -238,3 +238,87 @@ describe('bad records and floods (issue 4, point 7)', () => {
     }
   });
 });
+
+describe('retransmission under loss (RFC 6347 §4.2.4)', () => {
+  /** A UDP relay between openssl and the server that drops the datagrams `drop` picks. */
+  async function lossyRelay(target: number, drop: (fromServer: boolean, d: Buffer, index: number) => boolean) {
+    const front = createSocket('udp4');
+    const back = createSocket('udp4');
+    await new Promise<void>((r) => front.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => back.bind(0, '127.0.0.1', r));
+    let client: { address: string; port: number } | null = null;
+    const seen = { toServer: 0, toClient: 0, serverHellos: 0, finalFlights: 0 };
+    front.on('message', (d, rinfo) => {
+      client = { address: rinfo.address, port: rinfo.port };
+      if (!drop(false, d, seen.toServer++)) back.send(d, target, '127.0.0.1');
+    });
+    back.on('message', (d) => {
+      // Handshake record at epoch 0 whose first message is ServerHello (type 2 at offset 13).
+      if (d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 2) seen.serverHellos++;
+      if (d[0] === 20) seen.finalFlights++;
+      if (client !== null && !drop(true, d, seen.toClient++)) front.send(d, client.port, client.address);
+    });
+    return { port: front.address().port, seen, close: () => { front.close(); back.close(); } };
+  }
+
+  it('a lost ServerHello flight is resent by the server timer; a lost final flight is resent when the client retransmits', async () => {
+    let droppedHello = false;
+    let droppedFinal = false;
+    const relay = await lossyRelay(srv.port, (fromServer, d) => {
+      if (!fromServer) return false;
+      if (!droppedHello && d[0] === 22 && d[13] === 2) return (droppedHello = true);
+      if (!droppedFinal && d[0] === 20) return (droppedFinal = true);
+      return false;
+    });
+    try {
+      const started = Date.now();
+      const r = await runPeer('openssl', opensslPsk(relay.port, 'dev-1', PSK_HEX, 'PSK-AES128-CCM8'), { input: 'PING lossy\n', until: /PING lossy/, timeoutMs: 20_000 });
+      expect(r.matched, r.stderr).toBe(true);
+      expect(droppedHello && droppedFinal).toBe(true);
+      expect(relay.seen.serverHellos).toBeGreaterThanOrEqual(2);
+      expect(relay.seen.finalFlights).toBeGreaterThanOrEqual(2);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+describe('session lifecycle', () => {
+  it('client-initiated renegotiation is refused with no_renegotiation', async () => {
+    const args = opensslPsk(srv.port, 'dev-1', PSK_HEX, 'PSK-AES128-CCM8').filter((a) => a !== '-quiet');
+    // s_client renegotiates when it reads a line "R" (interactive mode, without -quiet).
+    const r = await runPeer('bash', ['-c', `(echo 'PING a'; sleep 0.7; echo R; sleep 1.5) | openssl ${args.join(' ')}`], { timeoutMs: 8_000 });
+    expect(r.stdout).toContain('PING a');
+    expect(r.stdout + r.stderr).toMatch(/RENEGOTIATING/);
+    expect(r.stdout + r.stderr).toMatch(/no renegotiation/i);
+  });
+
+  it('close_notify from the client closes the session (onClose fires once)', async () => {
+    const before = srv.sessions.length;
+    const closed: number[] = [];
+    srv.server.once('session', (s) => s.onClose(() => closed.push(Date.now())));
+    const args = opensslPsk(srv.port, 'dev-1', PSK_HEX, 'PSK-AES128-CCM8').filter((a) => a !== '-quiet');
+    // Without -quiet, s_client sends close_notify when its stdin ends.
+    const r = await runPeer('bash', ['-c', `(echo 'PING bye'; sleep 0.7) | openssl ${args.join(' ')}`], { timeoutMs: 8_000 });
+    expect(r.stdout).toContain('PING bye');
+    const deadline = Date.now() + 3_000;
+    while (closed.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(srv.sessions.length).toBe(before + 1);
+    expect(closed).toHaveLength(1);
+  });
+
+  it('many peers at once: 16 concurrent openssl clients (PSK and certificate) each get their own echo', async () => {
+    const dev = world.device('dev-1');
+    const runs = Array.from({ length: 16 }, (_, i) => {
+      const line = `PING peer-${i}`;
+      const args = i % 2 === 0 ? opensslPsk(srv.port, 'dev-1', PSK_HEX, 'PSK-AES128-CCM8') : opensslCert(srv.port, world.caPath, dev.cert, dev.key, 'ECDHE-ECDSA-AES128-CCM8');
+      return runPeer('openssl', args, { input: `${line}\n`, until: new RegExp(`${line}\\n`), timeoutMs: 30_000 });
+    });
+    const results = await Promise.all(runs);
+    results.forEach((r, i) => {
+      expect(r.matched, `peer ${i}: ${r.stderr}`).toBe(true);
+      expect(r.stdout).not.toMatch(new RegExp(`PING peer-(?!${i}\\b)\\d+`));
+    });
+  });
+});
