@@ -170,6 +170,10 @@ describe('shadows across protocols', () => {
     const lamp = await mqtt('cam-1');
     lamp.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$shadow/cam-1/#', qos: 1 }] });
     expect((await lamp.next('suback')).granted).toEqual([1]);
+    // A policy change re-decides live subscriptions: the shadow one stands (shadow:get), as it would on a resumed session.
+    await t.gateway.store.policies.put({ name: 'unrelated', version: '2026-11', statements: [{ effect: 'allow', actions: ['mqtt:publish'], resources: ['plant/x'] }] });
+    await t.gateway.store.policies.attach({ kind: 'segment', id: 'plant' }, 'unrelated');
+    await new Promise((r) => setTimeout(r, 800));
     // Operator sets desired through the admin API; the device hears the delta.
     const op = await call('POST', '/api/v1/devices/cam-1/shadow', { state: { desired: { fps: 30, ir: true } } }, { bearer: OPERATOR_TOKEN });
     expect(op.status).toBe(200);

@@ -9,6 +9,7 @@ import type { CompiledPolicy, Decision, RequestContext } from '../policy/types.t
 import { revokedSubscriptions } from '../policy/recheck.ts';
 import type { Broker } from './broker.ts';
 import type { Session } from './session.ts';
+import { gatewayFilterDecision } from './gateway-filters.ts';
 
 export interface DroppedSubscription {
   /** As the client subscribed, including any `$share/<group>/` prefix. */
@@ -28,13 +29,21 @@ function policyFilter(subscribed: string): string {
 /** Drops the session's subscriptions `policy` no longer allows; returns what was dropped. */
 export function dropRevokedSubscriptions(broker: Broker, session: Session, policy: CompiledPolicy, context?: RequestContext): DroppedSubscription[] {
   const bySubject = new Map<string, string[]>();
+  const ownDecisions: DroppedSubscription[] = [];
   for (const subscribed of session.subscriptions.keys()) {
     const f = policyFilter(subscribed);
+    // $shadow/ and $command/ reply topics answer to their own actions, not mqtt:subscribe.
+    const own = gatewayFilterDecision(policy, session.principal.id, f, context);
+    if (own) {
+      if (!own.allowed) ownDecisions.push({ filter: subscribed, decision: own });
+      continue;
+    }
     const list = bySubject.get(f);
     if (list) list.push(subscribed);
     else bySubject.set(f, [subscribed]);
   }
   const dropped: DroppedSubscription[] = [];
+  for (const d of ownDecisions) if (broker.unsubscribe(session, d.filter)) dropped.push(d);
   for (const r of revokedSubscriptions(policy, bySubject.keys(), context)) {
     for (const subscribed of bySubject.get(r.filter) ?? []) {
       if (broker.unsubscribe(session, subscribed)) dropped.push({ filter: subscribed, decision: r.decision });

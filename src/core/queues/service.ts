@@ -84,9 +84,10 @@ export class QueueService {
    * came in time or `signal` aborted.
    */
   async pull(caller: QueueCaller, name: string, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<LeasedMessage | null> {
-    this.#authorize(caller, Actions.queuePull, name);
     const deadline = this.#now() + Math.min(opts.waitMs ?? 0, this.#settings.maxWaitSeconds * 1000);
     for (;;) {
+      // Decided again each round (a cached decision): a grant withdrawn during a long wait bites before the next lease.
+      this.#authorize(caller, Actions.queuePull, name);
       const now = this.#now();
       const { message, deadLettered } = await this.#repo.lease(name, {
         now,

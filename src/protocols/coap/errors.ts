@@ -23,6 +23,7 @@ const MAP: Partial<Record<string, number>> = {
   [ErrorCodes.RATE_LIMITED]: Code.TOO_MANY_REQUESTS,
   [ErrorCodes.QUOTA_EXCEEDED]: Code.SERVICE_UNAVAILABLE,
   [ErrorCodes.ADMISSION_REFUSED]: Code.SERVICE_UNAVAILABLE,
+  [ErrorCodes.QUEUE_FULL]: Code.SERVICE_UNAVAILABLE,
 };
 
 /** The CoAP code for an error thrown by core; anything unknown is 5.00. */

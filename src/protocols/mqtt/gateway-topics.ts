@@ -17,8 +17,8 @@ import { ErrorCodes, isPalisadeError } from '../../core/errors.ts';
 import type { Broker } from '../../core/messaging/broker.ts';
 import type { AppMessage } from '../../core/messaging/message.ts';
 import { topicMatches } from '../../core/messaging/topics.ts';
+import { COMMAND_TOPIC_PREFIX, SHADOW_TOPIC_PREFIX, gatewayFilterDecision } from '../../core/messaging/gateway-filters.ts';
 import type { CommandService, CommandTransport } from '../../core/commands/service.ts';
-import { Actions } from '../../core/policy/actions.ts';
 import type { Decision } from '../../core/policy/types.ts';
 import type { ShadowService, ShadowUpdateResult } from '../../core/shadows/service.ts';
 import type { MqttConnection } from './connection.ts';
@@ -26,8 +26,8 @@ import { fromWire } from './properties.ts';
 import { QUEUE_PREFIX } from './queue-consumer.ts';
 import { RC } from './reason-codes.ts';
 
-const SHADOW = '$shadow/';
-const COMMAND = '$command/';
+const SHADOW = SHADOW_TOPIC_PREFIX;
+const COMMAND = COMMAND_TOPIC_PREFIX;
 /** v5 PUBACK 0x10: accepted, nobody was waiting for it (a late or unknown command reply). */
 const NO_MATCHING_SUBSCRIBERS = 0x10;
 
@@ -51,18 +51,11 @@ export function handleGatewayPublish(conn: MqttConnection, p: IPublishPacket, to
   return false;
 }
 
-/** Authorisation of a subscription to a gateway topic; null when the filter is not one. */
+/** Authorisation of a subscription to a gateway topic; null when the filter is not one (or the feature is off). */
 export function authorizeGatewayFilter(conn: MqttConnection, filter: string): Decision | null {
-  if (conn.services.shadows && filter.startsWith(SHADOW)) {
-    const id = filter.slice(SHADOW.length).split('/')[0] ?? '';
-    if (id === '' || id.includes('+') || id.includes('#')) return { allowed: false, rule: 'shadow-filter-needs-device-id' };
-    return conn.policy!.authorize(Actions.shadowGet, id, { source: conn.remoteAddress });
-  }
-  if (conn.services.commands && filter.startsWith(COMMAND)) {
-    const id = filter.slice(COMMAND.length).split('/')[0] ?? '';
-    return id === conn.principal?.id ? { allowed: true, rule: 'own-commands' } : { allowed: false, rule: 'commands-of-another-device' };
-  }
-  return null;
+  if (!conn.services.shadows && filter.startsWith(SHADOW)) return null;
+  if (!conn.services.commands && filter.startsWith(COMMAND)) return null;
+  return gatewayFilterDecision(conn.policy!, conn.principal?.id ?? '', filter, { source: conn.remoteAddress });
 }
 
 /** Publishes `update/accepted` and `update/delta` for every accepted update, whichever protocol made it. */
