@@ -24,6 +24,8 @@ const MAP: Partial<Record<string, number>> = {
   [ErrorCodes.QUOTA_EXCEEDED]: Code.SERVICE_UNAVAILABLE,
   [ErrorCodes.ADMISSION_REFUSED]: Code.SERVICE_UNAVAILABLE,
   [ErrorCodes.QUEUE_FULL]: Code.SERVICE_UNAVAILABLE,
+  // RFC 7252 has no 4.09; a stale shadow version is a failed precondition.
+  [ErrorCodes.VERSION_CONFLICT]: Code.PRECONDITION_FAILED,
 };
 
 /** The CoAP code for an error thrown by core; anything unknown is 5.00. */
