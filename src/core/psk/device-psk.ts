@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, PalisadeError } from '../errors.ts';
-import { assertDeviceId, isValidDeviceId } from '../pki/index.ts';
+import { assertDeviceId, isValidDeviceId } from '../pki/identity.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { DeviceRepo } from '../ports.ts';
 import type { DevicePskRepo } from './repo.ts';

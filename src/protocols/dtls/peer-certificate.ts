@@ -9,7 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificateIdentity } from '../../core/identity/authenticator.ts';
 import { normalizeSerial } from '../../core/fleet/register-device.ts';
-import { deviceIdFromSan } from '../../core/pki/index.ts';
+import { deviceIdFromSan } from '../../core/pki/identity.ts';
 
 export type CertVerdict = { ok: true; identity: PeerCertificateIdentity; leaf: X509Certificate } | { ok: false; reason: 'bad_certificate' | 'unknown_ca' | 'certificate_expired' | 'unsupported_certificate' };
 
