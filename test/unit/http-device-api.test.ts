@@ -356,12 +356,14 @@ describe('slow SSE consumer', () => {
 describe('OpenAPI', () => {
   it('describes the device routes in /api/openapi.json', async () => {
     const r = await call(t, 'GET', '/api/openapi.json', {});
-    const doc = JSON.parse(r.body.toString()) as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown[] }>>; components: { securitySchemes: Record<string, unknown> } };
-    expect(doc.paths['/api/v1/publish/*']?.post?.tags).toEqual(['device']);
-    expect(doc.paths['/api/v1/retained/*']?.get).toBeDefined();
+    const doc = JSON.parse(r.body.toString()) as { paths: Record<string, Record<string, { tags?: string[]; security?: unknown[]; parameters?: unknown[] }>>; components: { securitySchemes: Record<string, unknown> } };
+    expect(doc.paths['/api/v1/publish/{*}']?.post?.tags).toEqual(['device']);
+    expect(doc.paths['/api/v1/retained/{*}']?.get).toBeDefined();
     expect(doc.paths['/api/v1/subscribe']?.get).toBeDefined();
-    expect(doc.paths['/api/v1/subscribe/*']?.get).toBeDefined();
+    expect(doc.paths['/api/v1/subscribe/{*}']?.get).toBeDefined();
     expect(doc.components.securitySchemes.deviceCertificate).toEqual({ type: 'mutualTLS' });
+    // The wildcard is a declared path parameter, so the document is consistent.
+    expect(doc.paths['/api/v1/publish/{*}']?.post?.parameters).toContainEqual(expect.objectContaining({ name: '*', in: 'path', required: true }));
   });
 });
 

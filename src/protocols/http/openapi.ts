@@ -64,7 +64,8 @@ export function serveOpenApi(app: FastifyInstance, info: { title: string; versio
   const build = (): Json => {
     const paths: Record<string, Json> = {};
     for (const r of routes) {
-      const p = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+      // A trailing wildcard (`/api/v1/publish/*`) is the path parameter named `*`.
+      const p = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{*}');
       paths[p] = { ...paths[p], [r.method.toLowerCase()]: operation(r) };
     }
     return {
