@@ -205,6 +205,13 @@ describe('publish', () => {
     again.socket.destroy();
   });
 
+  it('takes topics longer than the router parameter limit (up to mqtt.maxTopicLength)', async () => {
+    const topic = `hvac/dev1/${'x'.repeat(400)}`;
+    const r = await call(t, 'POST', `/api/v1/publish/${topic}`, cert(d.dev1!), 'long');
+    expect(r.status, r.body.toString()).toBe(200);
+    expect((JSON.parse(r.body.toString()) as { topic: string }).topic).toBe(topic);
+  });
+
   it('refuses a topic outside the policy with 403, the rule in the event and not in the body', async () => {
     const r = await call(t, 'POST', '/api/v1/publish/hvac/dev2/temp', cert(d.dev1!), 'x');
     expect(r.status).toBe(403);
@@ -217,6 +224,8 @@ describe('publish', () => {
   it('refuses an invalid topic with 400, an oversized body with 413 (declared or chunked), each with an event', async () => {
     expect((await call(t, 'POST', '/api/v1/publish/hvac/dev1/%2B', cert(d.dev1!), 'x')).status).toBe(400);
     expect(await eventsOf('http.publish_invalid', 'dev1')).toHaveLength(1);
+    // Malformed percent-encoding is a 400, not a crash.
+    expect((await call(t, 'POST', '/api/v1/publish/hvac/dev1/%E0%A4%A', cert(d.dev1!), 'x')).status).toBe(400);
     const big = await call(t, 'POST', '/api/v1/publish/hvac/dev1/big', cert(d.dev1!), Buffer.alloc(5000));
     expect(big.status).toBe(413);
     expect((JSON.parse(big.body.toString()) as { code: string }).code).toBe('PAL_ERR_BODY_TOO_LARGE');
