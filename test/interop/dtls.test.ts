@@ -128,7 +128,7 @@ describe('libcoap clients (coaps://)', () => {
 });
 
 describe('bad records and floods (issue 4, point 7)', () => {
-  it('bad MAC, bad epoch, truncated and replayed records on a live session are dropped silently; the session goes on', async () => {
+  it('bad MAC, bad epoch, truncated, replayed records and spoofed plaintext alerts on a live session are dropped silently; the session goes on', async () => {
     // Capture the client's first application-data datagram as it arrives, to replay it later.
     const captured: Buffer[] = [];
     const tap = (d: Buffer): void => {
@@ -158,7 +158,11 @@ describe('bad records and floods (issue 4, point 7)', () => {
     inject(Buffer.from([23, 0xfe, 0xfd, 0, 1]));
     inject(encodeRecord(23, 0xfefd, 1, 5n, randomBytes(40)).subarray(0, 20));
     inject(randomBytes(300));
+    // Plaintext (epoch 0) alerts from the peer's address: unauthenticated, so they must not close the session.
+    inject(encodeRecord(21, 0xfefd, 0, 99n, Buffer.from([2, 40])));
+    inject(encodeRecord(21, 0xfefd, 0, 100n, Buffer.from([1, 0])));
     const s = srv.server.stats.dropped;
+    expect(s.unexpected).toBeGreaterThanOrEqual(dropped.unexpected + 2);
     expect(s.replay).toBe(dropped.replay + 1);
     expect(s.badMac).toBe(dropped.badMac + 1);
     expect(s.badEpoch).toBe(dropped.badEpoch + 1);

@@ -166,6 +166,8 @@ export class DtlsConnection implements DtlsSession {
   // ---- DtlsSession ----
 
   send(data: Buffer): void {
+    // RFC 5246 §6.2.1: a record carries at most 2^14 bytes; CoAP keeps messages far smaller (blockwise).
+    if (data.length > 16384) throw new RangeError(`DTLS application data of ${data.length} bytes exceeds one record (16384)`);
     if (this.#state !== 'established') return;
     this.#transmit([{ type: ContentType.applicationData, epoch: 1, payload: data }]);
   }
@@ -220,7 +222,8 @@ export class DtlsConnection implements DtlsSession {
       const record = records[i]!;
       const plain = this.#unprotect(record);
       if (plain === null) continue;
-      this.#touch();
+      // Only authenticated records keep an established session alive.
+      if (record.epoch === 1) this.#touch();
       switch (record.type) {
         case ContentType.handshake:
           this.#onHandshakeRecord(plain, record.epoch);
@@ -250,7 +253,10 @@ export class DtlsConnection implements DtlsSession {
   #unprotect(record: DtlsRecord): Buffer | null {
     const stats = this.#ctx.stats;
     if (record.epoch === 0) {
-      if (record.type === ContentType.applicationData) {
+      // Epoch 0 is unauthenticated: once established, only a retransmitted handshake flight is
+      // read there (to resend our final flight); a plaintext alert must not close the session,
+      // or anyone who can spoof the peer's address could.
+      if (record.type === ContentType.applicationData || (this.#state === 'established' && record.type !== ContentType.handshake)) {
         stats.dropped.unexpected++;
         return null;
       }
