@@ -402,4 +402,21 @@ describe('throttle', () => {
       caPem = saved;
     }
   });
+
+  it('stopping the gateway ends live SSE streams with a shutdown event instead of hanging', async () => {
+    const other = await addDevice(g, 'thr2', 'hvac', true);
+    const saved = caPem;
+    caPem = other.ca;
+    try {
+      const s = await sse(g, '/api/v1/subscribe/hvac/thr2/%23', { cert: other });
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await g.gateway.stop();
+      await s.ended;
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(s.events.at(-1)).toMatchObject({ event: 'end', data: JSON.stringify({ reason: 'shutdown' }) });
+    } finally {
+      caPem = saved;
+    }
+  });
 });
