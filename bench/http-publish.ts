@@ -7,13 +7,14 @@
  * The gateway runs in its own process (`--serve`), so the load generator does not share its event
  * loop. The generator is N keep-alive HTTPS connections (node:https Agent, maxSockets N), each
  * sending POST /api/v1/publish/bench/bench-0/t back to back for a bounded time after a 1 s warm-up; it counts 200s,
- * non-200s and latency percentiles, and the MQTT subscriber counts what arrived.
+ * non-200s and latency percentiles, and the MQTT subscriber counts what arrived. Writes
+ * bench/results/http-publish-<date>.json (with the machine's load average) and prints a table.
  *
  *   node bench/http-publish.ts [--concurrency 1,16,64] [--seconds 5] [--auth cert,token] [--payload 32]
  *   (internal) node bench/http-publish.ts --serve DIR
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import os from 'node:os';
@@ -174,6 +175,10 @@ async function main(): Promise<void> {
         console.error(JSON.stringify(r));
       }
     }
+    const resultsDir = path.join(path.dirname(SELF), 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const file = path.join(resultsDir, `http-publish-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cores: os.cpus().length, loadavg: os.loadavg(), payloadBytes: payload.length, trials: results }, null, 2)}\n`);
     console.log(`HTTPS publish (POST ${TOPIC_PATH}, ${payload.length}-byte payload, keep-alive, pipeline on; node ${process.version}, ${os.cpus().length} cores)\n`);
     console.log('| auth | connections | req/s | p50 ms | p99 ms | non-200 | MQTT received |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
