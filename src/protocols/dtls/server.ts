@@ -195,11 +195,8 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
       }
       const first = fragments[0];
       if (first === undefined || first.msgType !== HandshakeType.clientHello) continue;
-      // Stateless: a fragmented ClientHello cannot be reassembled without state, so it is dropped.
-      if (first.fragmentOffset !== 0 || first.body.length !== first.length) {
-        this.stats.dropped.unexpected++;
-        return null;
-      }
+      // Stateless: a fragmented ClientHello cannot be reassembled without state, so it is dropped (counted by the caller).
+      if (first.fragmentOffset !== 0 || first.body.length !== first.length) return null;
       try {
         return { record, hello: parseClientHello(first.body), messageSeq: first.messageSeq, body: first.body };
       } catch {
