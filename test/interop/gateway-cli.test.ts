@@ -18,6 +18,7 @@ const CONFIG = {
     mqtt: { port: 0 },
     mqtts: { port: 0, host: '127.0.0.1' },
     https: { enabled: false },
+    coap: { enabled: false },
   },
 };
 

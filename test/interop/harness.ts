@@ -303,6 +303,16 @@ export function runCli(args: readonly string[], timeoutMs = CLI_TIMEOUT_MS): Pro
 
 export type GatewayConfig = string | Record<string, unknown>;
 
+/**
+ * UDP listeners a test did not configure get port 0: a fixed default port (CoAP 5683) would
+ * collide with any other gateway or libcoap server on the machine.
+ */
+function withEphemeralUdpPorts(config: Record<string, unknown>): Record<string, unknown> {
+  const listeners = (config['listeners'] ?? {}) as Record<string, unknown>;
+  if ('coap' in listeners) return config;
+  return { ...config, listeners: { ...listeners, coap: { port: 0 } } };
+}
+
 export interface StartOptions {
   /** Keep the temp dir after dispose() (for debugging). Also PALISADE_INTEROP_KEEP=1. */
   keep?: boolean;
@@ -336,7 +346,7 @@ export class Gateway {
     const root = await mkdtemp(join(tmpdir(), 'palisade-interop-'));
     const gw = new Gateway(root, options.keep === true || process.env['PALISADE_INTEROP_KEEP'] === '1');
     await mkdir(gw.dataDir, { recursive: true });
-    await writeFile(gw.configPath, typeof config === 'string' ? config : toYaml(config));
+    await writeFile(gw.configPath, typeof config === 'string' ? config : toYaml(withEphemeralUdpPorts(config)));
     try {
       await gw.#spawn();
     } catch (err) {

@@ -73,7 +73,7 @@ describe('palisade CLI', () => {
     while (!out.includes('palisade started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/plaintext MQTT listener bound off loopback/);
     expect(out).toMatch(/One-time admin setup secret \(shown only now\): \S{20,}/);
-    expect(out.match(/"msg":"listening \w+ on /g)).toHaveLength(3);
+    expect(out.match(/"msg":"listening \w+ on /g)).toHaveLength(4);
     const ports = JSON.parse(readFileSync(join(dir, 'data4', 'ports.json'), 'utf8')) as Record<string, { host: string; port: number }>;
     expect(ports.mqtt?.host).toBe('0.0.0.0');
     expect(ports.mqtts?.port).toBeGreaterThan(0);
