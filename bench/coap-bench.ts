@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -60,14 +60,24 @@ async function serve(dir: string): Promise<void> {
   });
 }
 
-interface Result { ok: number; codes: Record<string, number>; lost: number; rps: number; p50: number; p99: number }
+interface Result { ok: number; codes: Record<string, number>; lost: number; rps: number; p50: number; p99: number; cpuUsPerReq: number }
+
+/** utime + stime of a process, milliseconds (Linux /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 
 function uriOptions(p: string): CoapOption[] {
   return p.split('/').filter((s) => s.length > 0).map((s) => ({ number: Option.URI_PATH, value: Buffer.from(s) }));
 }
 
 /** N outstanding CON requests on one socket for `seconds`; counts 2.xx per second after warm-up. */
-async function load(port: number, method: number, p: string, payload: Buffer, concurrency: number, seconds: number): Promise<Result> {
+async function load(port: number, method: number, p: string, payload: Buffer, concurrency: number, seconds: number, serverPid = 0): Promise<Result> {
   const sock = createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
   const options = uriOptions(p);
@@ -116,8 +126,10 @@ async function load(port: number, method: number, p: string, payload: Buffer, co
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   measuring = true;
   const t0 = performance.now();
+  const cpu0 = cpuMs(serverPid);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
+  const cpu1 = cpuMs(serverPid);
   const elapsed = (performance.now() - t0) / 1000;
   stopping = true;
   clearInterval(sweep);
@@ -125,7 +137,7 @@ async function load(port: number, method: number, p: string, payload: Buffer, co
   sock.close();
   lat.sort((a, b) => a - b);
   const pct = (q: number): number => Math.round((lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? 0) * 100) / 100;
-  return { ok, codes, lost, rps: Math.round(ok / elapsed), p50: pct(0.5), p99: pct(0.99) };
+  return { ok, codes, lost, rps: Math.round(ok / elapsed), p50: pct(0.5), p99: pct(0.99), cpuUsPerReq: ok > 0 ? Math.round(((cpu1 - cpu0) * 1000) / ok * 10) / 10 : NaN };
 }
 
 async function once(port: number, method: number, p: string, payload: string): Promise<string> {
@@ -164,10 +176,11 @@ async function main(): Promise<void> {
     console.log(`libcoap dynamic resource PUT /bench: ${await once(libPort, Code.PUT, '/bench', payload.toString())}, POST /bench: ${await once(libPort, Code.POST, '/bench', payload.toString())}`);
     for (const c of concurrencies) {
       for (const [name, method, palPath, libPath, body] of [['GET', Code.GET, '/ps/bench/r', '/example_data', Buffer.alloc(0)], ['POST', Code.POST, '/ps/bench/p', '/bench', payload]] as const) {
-        const a = await load(palPort, method, palPath, body, c, seconds);
-        const b = await load(libPort, method, libPath, body, c, seconds);
+        const a = await load(palPort, method, palPath, body, c, seconds, pal.pid);
+        const b = await load(libPort, method, libPath, body, c, seconds, lib.pid);
         const ratio = b.rps > 0 ? Math.round((a.rps / b.rps) * 100) / 100 : Infinity;
-        const row = `${name} c=${c}: palisade ${a.rps} req/s (p50 ${a.p50} ms, p99 ${a.p99} ms, codes ${JSON.stringify(a.codes)}, lost ${a.lost}) | libcoap ${b.rps} req/s (p50 ${b.p50} ms, p99 ${b.p99} ms, codes ${JSON.stringify(b.codes)}, lost ${b.lost}) | ratio ${ratio}x`;
+        const cpuRatio = Math.round((b.cpuUsPerReq / a.cpuUsPerReq) * 100) / 100;
+        const row = `${name} c=${c}: palisade ${a.rps} req/s (p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(a.codes)}, lost ${a.lost}) | libcoap ${b.rps} req/s (p50 ${b.p50} ms, p99 ${b.p99} ms, ${b.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(b.codes)}, lost ${b.lost}) | ratio ${ratio}x req/s, ${cpuRatio}x CPU efficiency`;
         console.log(row);
         rows.push(row);
       }

@@ -92,7 +92,7 @@ describe('CoAP message layer (RFC 7252 §4, §5.2)', () => {
     // 20, 40, 80, 160 ms (timers are never early; allow scheduling slack)
     [20, 40, 80, 160].forEach((g, i) => {
       expect(gaps[i]).toBeGreaterThanOrEqual(g - 2);
-      expect(gaps[i]).toBeLessThan(g * 2 + 30);
+      expect(gaps[i]).toBeLessThan(g * 3 + 100); // loaded CI machines run timers late, never early
     });
     ep.close();
   });
@@ -151,12 +151,22 @@ describe('CoAP message layer (RFC 7252 §4, §5.2)', () => {
     ep.close();
   });
 
-  it('keeps the de-duplication map bounded under a flood of message ids', async () => {
-    const peer = fakePeer();
-    const ep = new CoapEndpoint(ok, { maxDedupEntries: 100 });
-    for (let i = 0; i < 1000; i++) ep.receive(peer, req({ messageId: i }));
+  it('keeps the de-duplication map bounded under a flood of message ids, without evicting other peers', async () => {
+    const flooder = fakePeer('udp:flood');
+    const quiet = fakePeer('udp:quiet');
+    let calls = 0;
+    const ep = new CoapEndpoint(() => {
+      calls++;
+      return Promise.resolve({ code: Code.CHANGED });
+    }, { maxDedupPerPeer: 100, maxConcurrentPerPeer: 10_000 });
+    ep.receive(quiet, req({ messageId: 7, code: Code.POST }));
+    for (let i = 0; i < 1000; i++) ep.receive(flooder, req({ messageId: i }));
     await sleep(10);
-    expect(ep.dedupSize).toBeLessThanOrEqual(100);
+    expect(ep.dedupSize).toBeLessThanOrEqual(101);
+    ep.receive(quiet, req({ messageId: 7, code: Code.POST }));
+    await sleep(5);
+    expect(calls).toBe(1001); // the quiet peer's duplicate was replayed, not run again
+    expect(quiet.sent).toHaveLength(2);
     ep.close();
   });
 });

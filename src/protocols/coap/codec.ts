@@ -87,33 +87,54 @@ export function decode(buf: Buffer): DecodeResult {
   return { kind: 'message', message: { type, code, messageId, token, options, payload: EMPTY } };
 }
 
-function nibble(n: number): [number, Buffer] {
-  if (n < 13) return [n, EMPTY];
-  if (n < 269) return [13, Buffer.from([n - 13])];
-  const ext = Buffer.alloc(2);
-  ext.writeUInt16BE(n - 269);
-  return [14, ext];
+function extLen(n: number): number {
+  return n < 13 ? 0 : n < 269 ? 1 : 2;
 }
 
-/** Encodes a message; options are sorted by number (stable, so repeated options keep their order). */
+function nibbleOf(n: number): number {
+  return n < 13 ? n : n < 269 ? 13 : 14;
+}
+
+function writeExt(out: Buffer, pos: number, n: number): number {
+  if (n < 13) return pos;
+  if (n < 269) {
+    out[pos] = n - 13;
+    return pos + 1;
+  }
+  out.writeUInt16BE(n - 269, pos);
+  return pos + 2;
+}
+
+/** Encodes a message into one buffer; options are sorted by number (stable, so repeated options keep their order). */
 export function encode(m: CoapMessage): Buffer {
   if (m.token.length > MAX_TOKEN_LENGTH) throw new RangeError('CoAP token longer than 8 bytes');
   const sorted = m.options.length < 2 ? m.options : [...m.options].sort((a, b) => a.number - b.number);
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(4);
-  header[0] = 0x40 | (m.type << 4) | m.token.length;
-  header[1] = m.code;
-  header.writeUInt16BE(m.messageId & 0xffff, 2);
-  parts.push(header, m.token);
+  let size = 4 + m.token.length + (m.payload.length > 0 ? 1 + m.payload.length : 0);
   let prev = 0;
   for (const o of sorted) {
-    const [dn, dext] = nibble(o.number - prev);
-    const [ln, lext] = nibble(o.value.length);
-    parts.push(Buffer.from([(dn << 4) | ln]), dext, lext, o.value);
+    size += 1 + extLen(o.number - prev) + extLen(o.value.length) + o.value.length;
     prev = o.number;
   }
-  if (m.payload.length > 0) parts.push(Buffer.from([0xff]), m.payload);
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x40 | (m.type << 4) | m.token.length;
+  out[1] = m.code;
+  out.writeUInt16BE(m.messageId & 0xffff, 2);
+  let pos = 4 + m.token.copy(out, 4);
+  prev = 0;
+  for (const o of sorted) {
+    const delta = o.number - prev;
+    const len = o.value.length;
+    out[pos++] = (nibbleOf(delta) << 4) | nibbleOf(len);
+    pos = writeExt(out, pos, delta);
+    pos = writeExt(out, pos, len);
+    pos += o.value.copy(out, pos);
+    prev = o.number;
+  }
+  if (m.payload.length > 0) {
+    out[pos++] = 0xff;
+    m.payload.copy(out, pos);
+  }
+  return out;
 }
 
 /** An unsigned integer option value: shortest big-endian form, 0 as zero bytes (§3.2). */

@@ -1,7 +1,11 @@
 /**
  * De-duplication of incoming messages by (peer, message id) over EXCHANGE_LIFETIME
  * (RFC 7252 §4.5): a duplicate CON gets the same response again, not a second execution.
- * Bounded: past `max` entries the oldest go first, so a flood cannot grow it without end.
+ *
+ * Kept per peer, each peer holding at most `maxPerPeer` recent exchanges (oldest dropped first),
+ * and at most `maxPeers` peers: a peer flooding new message ids only evicts its own entries, never
+ * another peer's, and the memory (and garbage-collector work) stays small. A well-behaved client
+ * (NSTART 1, RFC 7252 §4.7) has one exchange in flight, so its duplicates are always found.
  */
 export interface DedupEntry {
   expiresAt: number;
@@ -10,48 +14,66 @@ export interface DedupEntry {
 }
 
 export class DedupCache {
-  readonly #entries = new Map<string, DedupEntry>();
-  readonly #max: number;
+  readonly #peers = new Map<string, Map<number, DedupEntry>>();
+  readonly #maxPerPeer: number;
+  readonly #maxPeers: number;
+  #size = 0;
 
-  constructor(max: number) {
-    this.#max = max;
+  constructor(maxPerPeer: number, maxPeers = 100_000) {
+    this.#maxPerPeer = maxPerPeer;
+    this.#maxPeers = maxPeers;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
-  get(key: string, now: number): DedupEntry | undefined {
-    const e = this.#entries.get(key);
-    if (e && e.expiresAt <= now) {
-      this.#entries.delete(key);
+  get(peerKey: string, messageId: number, now: number): DedupEntry | undefined {
+    const m = this.#peers.get(peerKey);
+    const e = m?.get(messageId);
+    if (m && e && e.expiresAt <= now) {
+      m.delete(messageId);
+      this.#size--;
       return undefined;
     }
     return e;
   }
 
-  add(key: string, lifetimeMs: number, now: number): DedupEntry {
-    this.sweep(now);
-    while (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+  add(peerKey: string, messageId: number, lifetimeMs: number, now: number): DedupEntry {
+    let m = this.#peers.get(peerKey);
+    if (!m) {
+      if (this.#peers.size >= this.#maxPeers) this.#dropOldestPeer();
+      m = new Map();
+      this.#peers.set(peerKey, m);
+    }
+    if (m.delete(messageId)) this.#size--;
+    // Insertion order is expiry order for one lifetime: expired and over-cap entries leave from the front.
+    for (const [id, e] of m) {
+      if (e.expiresAt > now && m.size < this.#maxPerPeer) break;
+      m.delete(id);
+      this.#size--;
     }
     const e: DedupEntry = { expiresAt: now + lifetimeMs, response: null };
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
+    m.set(messageId, e);
+    this.#size++;
     return e;
   }
 
-  /** Insertion order is close to expiry order, so expired entries are found at the front. */
-  sweep(now: number): void {
-    for (const [k, e] of this.#entries) {
-      if (e.expiresAt > now) break;
-      this.#entries.delete(k);
-    }
+  /** Forget a peer (its DTLS session ended). */
+  dropPeer(peerKey: string): void {
+    const m = this.#peers.get(peerKey);
+    if (!m) return;
+    this.#size -= m.size;
+    this.#peers.delete(peerKey);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#peers.clear();
+    this.#size = 0;
+  }
+
+  #dropOldestPeer(): void {
+    const oldest = this.#peers.keys().next();
+    if (oldest.done !== true) this.dropPeer(oldest.value);
   }
 }

@@ -16,7 +16,7 @@
 import { randomInt } from 'node:crypto';
 import { Code, MessageType, Transmission } from './constants.ts';
 import { decode, encode, uintOption, type CoapMessage, type CoapOption } from './codec.ts';
-import { DedupCache } from './dedup.ts';
+import { DedupCache, type DedupEntry } from './dedup.ts';
 import { Retransmitter, type TransmissionParams } from './retransmit.ts';
 
 export interface CoapPeer {
@@ -46,7 +46,9 @@ export interface EndpointOptions extends TransmissionParams {
   separateAfterMs: number;
   exchangeLifetimeMs: number;
   nonLifetimeMs: number;
-  maxDedupEntries: number;
+  /** Recent exchanges remembered per peer, and peers remembered (dedup.ts). */
+  maxDedupPerPeer: number;
+  maxDedupPeers: number;
   maxConcurrentPerPeer: number;
   /** Our CONs (separate responses, notifications) in flight to one peer. */
   maxConInFlightPerPeer: number;
@@ -64,12 +66,21 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
   separateAfterMs: 1000,
   exchangeLifetimeMs: Transmission.EXCHANGE_LIFETIME,
   nonLifetimeMs: Transmission.NON_LIFETIME,
-  maxDedupEntries: 100_000,
+  maxDedupPerPeer: 256,
+  maxDedupPeers: 50_000,
   maxConcurrentPerPeer: 32,
   maxConInFlightPerPeer: 16,
 };
 
 const EMPTY = Buffer.alloc(0);
+
+interface PendingExchange {
+  peer: CoapPeer;
+  messageId: number;
+  entry: DedupEntry;
+  startedAt: number;
+  acked: boolean;
+}
 
 export class CoapEndpoint {
   readonly #opts: EndpointOptions;
@@ -79,13 +90,16 @@ export class CoapEndpoint {
   readonly #busy = new Map<string, number>();
   /** Message id of each message we sent lately, to map an RST back to its token (bounded). */
   readonly #sentTokens = new Map<string, Buffer>();
+  /** CON requests still in processing; one coarse timer sends their empty ACKs (no timer per request). */
+  readonly #slow = new Set<PendingExchange>();
+  #slowTimer: NodeJS.Timeout | null = null;
   #nextMid = randomInt(0, 0x10000);
   #closed = false;
 
   constructor(handler: RequestHandler, opts: Partial<EndpointOptions> = {}) {
     this.#opts = { ...DEFAULT_ENDPOINT_OPTIONS, ...opts };
     this.#handler = handler;
-    this.#dedup = new DedupCache(this.#opts.maxDedupEntries);
+    this.#dedup = new DedupCache(this.#opts.maxDedupPerPeer, this.#opts.maxDedupPeers);
     this.#retransmit = new Retransmitter(this.#opts);
   }
 
@@ -134,8 +148,7 @@ export class CoapEndpoint {
 
   #request(peer: CoapPeer, m: CoapMessage): void {
     const now = Date.now();
-    const dkey = `${peer.key}#${m.messageId}`;
-    const seen = this.#dedup.get(dkey, now);
+    const seen = this.#dedup.get(peer.key, m.messageId, now);
     if (seen) {
       // §4.5: the same response again; nothing while the first copy is still processing.
       if (seen.response) peer.send(seen.response);
@@ -147,30 +160,21 @@ export class CoapEndpoint {
       this.#respondNow(peer, m, { code: Code.SERVICE_UNAVAILABLE, options: [{ number: 14, value: uintOption(1) }] });
       return;
     }
-    const entry = this.#dedup.add(dkey, m.type === MessageType.CON ? this.#opts.exchangeLifetimeMs : this.#opts.nonLifetimeMs, now);
+    const entry = this.#dedup.add(peer.key, m.messageId, m.type === MessageType.CON ? this.#opts.exchangeLifetimeMs : this.#opts.nonLifetimeMs, now);
     this.#busy.set(peer.key, busy + 1);
-    let acked = false;
-    const timer = m.type === MessageType.CON
-      ? setTimeout(() => {
-        // §5.2.2: an empty ACK now, so the client stops retransmitting; the response follows as CON.
-        acked = true;
-        const ack = encode({ type: MessageType.ACK, code: Code.EMPTY, messageId: m.messageId, token: EMPTY, options: [], payload: EMPTY });
-        entry.response = ack;
-        peer.send(ack);
-      }, this.#opts.separateAfterMs)
-      : null;
-    timer?.unref();
+    const pending: PendingExchange | null = m.type === MessageType.CON ? { peer, messageId: m.messageId, entry, startedAt: now, acked: false } : null;
+    if (pending) this.#watchSlow(pending);
     const finish = (res: CoapResponse): void => {
-      if (timer) clearTimeout(timer);
+      if (pending) this.#slow.delete(pending);
       const left = (this.#busy.get(peer.key) ?? 1) - 1;
       if (left <= 0) this.#busy.delete(peer.key);
       else this.#busy.set(peer.key, left);
       if (this.#closed) return;
-      if (m.type === MessageType.CON && !acked) {
+      if (pending && !pending.acked) {
         const ack = encode({ type: MessageType.ACK, code: res.code, messageId: m.messageId, token: m.token, options: res.options ?? [], payload: res.payload ?? EMPTY });
         entry.response = ack;
         peer.send(ack);
-      } else if (m.type === MessageType.CON) {
+      } else if (pending) {
         this.sendConfirmable(peer, m.token, res, () => undefined);
       } else {
         const non = encode({ type: MessageType.NON, code: res.code, messageId: this.nextMessageId(), token: m.token, options: res.options ?? [], payload: res.payload ?? EMPTY });
@@ -189,6 +193,29 @@ export class CoapEndpoint {
       this.#opts.onHandlerError?.(err);
       finish({ code: Code.INTERNAL_SERVER_ERROR });
     });
+  }
+
+  #watchSlow(p: PendingExchange): void {
+    this.#slow.add(p);
+    if (this.#slowTimer) return;
+    const tick = Math.max(5, Math.min(100, Math.floor(this.#opts.separateAfterMs / 4)));
+    this.#slowTimer = setInterval(() => {
+      const due = Date.now() - this.#opts.separateAfterMs;
+      for (const x of this.#slow) {
+        if (x.startedAt > due) continue;
+        // §5.2.2: an empty ACK now, so the client stops retransmitting; the response follows as CON.
+        this.#slow.delete(x);
+        x.acked = true;
+        const ack = encode({ type: MessageType.ACK, code: Code.EMPTY, messageId: x.messageId, token: EMPTY, options: [], payload: EMPTY });
+        x.entry.response = ack;
+        x.peer.send(ack);
+      }
+      if (this.#slow.size === 0 && this.#slowTimer) {
+        clearInterval(this.#slowTimer);
+        this.#slowTimer = null;
+      }
+    }, tick);
+    this.#slowTimer.unref();
   }
 
   /** A response outside the exchange machinery (e.g. a refusal before processing). */
@@ -223,10 +250,14 @@ export class CoapEndpoint {
   forgetPeer(peerKey: string): void {
     this.#retransmit.cancelPeer(peerKey);
     this.#busy.delete(peerKey);
+    this.#dedup.dropPeer(peerKey);
   }
 
   close(): void {
     this.#closed = true;
+    if (this.#slowTimer) clearInterval(this.#slowTimer);
+    this.#slowTimer = null;
+    this.#slow.clear();
     this.#retransmit.close();
     this.#dedup.clear();
     this.#sentTokens.clear();
