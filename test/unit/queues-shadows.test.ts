@@ -93,6 +93,9 @@ describe('queues', () => {
     await expect(q.push(OPERATOR, 'jobs', Buffer.from('x'))).rejects.toMatchObject({ code: ErrorCodes.QUEUE_FULL });
     await expect(q.push(OPERATOR, 'big', Buffer.alloc(501))).rejects.toMatchObject({ code: ErrorCodes.PACKET_TOO_LARGE });
     expect(events.types).toEqual(['queue.full', 'queue.message_too_large']);
+    // A client's long poll is capped at queues.maxWaitSeconds.
+    expect(q.maxWaitMs(100)).toBe(5000);
+    expect(q.maxWaitMs(2)).toBe(2000);
     // Acking makes room again.
     const m = await q.pull(OPERATOR, 'jobs');
     await q.ack(OPERATOR, 'jobs', m!.receipt);

@@ -59,6 +59,11 @@ export class QueueService {
     this.#now = deps.now ?? Date.now;
   }
 
+  /** The longest wait a client may ask of a pull (queues.maxWaitSeconds). */
+  maxWaitMs(requestedSeconds: number): number {
+    return Math.min(Math.max(0, requestedSeconds), this.#settings.maxWaitSeconds) * 1000;
+  }
+
   get settings(): Readonly<QueueSettings> {
     return this.#settings;
   }
@@ -81,10 +86,10 @@ export class QueueService {
 
   /**
    * Leases the next visible message, waiting up to `waitMs` for one (long poll). Null when none
-   * came in time or `signal` aborted.
+   * came in time or `signal` aborted. Edges cap what a client may ask for with `maxWaitMs()`.
    */
   async pull(caller: QueueCaller, name: string, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<LeasedMessage | null> {
-    const deadline = this.#now() + Math.min(opts.waitMs ?? 0, this.#settings.maxWaitSeconds * 1000);
+    const deadline = this.#now() + (opts.waitMs ?? 0);
     for (;;) {
       // Decided again each round (a cached decision): a grant withdrawn during a long wait bites before the next lease.
       this.#authorize(caller, Actions.queuePull, name);

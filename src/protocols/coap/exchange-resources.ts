@@ -57,7 +57,7 @@ export class QueueResource implements CoapResource {
       return { code: Code.CREATED };
     }
     if (verb === undefined && req.method === Code.GET) {
-      const m = await this.#queues.pull(caller, name, { waitMs: waitSeconds(req) * 1000 });
+      const m = await this.#queues.pull(caller, name, { waitMs: this.#queues.maxWaitMs(waitSeconds(req)) });
       if (!m) return { code: Code.VALID };
       return json(Code.CONTENT, { id: m.id, receipt: m.receipt, deliveries: m.deliveries, visibleUntil: m.visibleAt, payload: m.payload.toString('base64') });
     }

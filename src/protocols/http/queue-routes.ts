@@ -83,7 +83,7 @@ export function queueRoutes(deps: QueueRoutesDeps): RouteGroup {
       // A client that hangs up ends its poll; a message leased meanwhile is handed back.
       const abort = new AbortController();
       reply.raw.once('close', () => abort.abort());
-      const m = await queues.pull(callerOf(req), req.params.name, { waitMs: (req.query.wait ?? 0) * 1000, signal: abort.signal });
+      const m = await queues.pull(callerOf(req), req.params.name, { waitMs: queues.maxWaitMs(req.query.wait ?? 0), signal: abort.signal });
       if (!m) return reply.code(204).send();
       if (abort.signal.aborted) {
         await queues.release(req.params.name, m.receipt).catch(() => undefined);
