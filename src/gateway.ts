@@ -145,7 +145,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     if (l.https.enabled) {
       bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
-    bound.push(...await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges) }, l));
+    bound.push(...await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l));
   } catch (err) {
     for (const b of bound) await b.close();
     mqtt.shutdown();

@@ -53,6 +53,15 @@ export const configSchema = z.strictObject({
       /** Datagrams per second from one source address; the excess is dropped. */
       maxDatagramsPerSecond: z.number().int().min(1).default(5000),
     }).prefault({}),
+    /**
+     * CoAP over DTLS 1.2 (RFC 7252 §9): devices by PSK (identity = device id) or device certificate.
+     * Off by default until every harness gives it an ephemeral port (a fixed 5684 collides between gateways).
+     */
+    coaps: z.strictObject({
+      enabled: z.boolean().default(false),
+      host: host.default('0.0.0.0'),
+      port: port.default(5684),
+    }).prefault({}),
   }).prefault({}),
   mqtt: z.strictObject({
     maxPacketSize: z.number().int().min(64).max(268_435_455).default(1_048_576),

@@ -58,3 +58,25 @@ describe('coap-client-openssl (PSK) through the DTLS adapter', () => {
     expect(r.stdout + r.stderr).toContain('4.01');
   });
 });
+
+describe('listeners.coaps in the gateway: a registered device with its sealed PSK', () => {
+  it('coap-client-openssl -u <device> -k <psk> publishes on its own topic and is refused elsewhere', async () => {
+    const { addDevice } = await import('../unit/helpers/devices.ts');
+    const { rotateDevicePsk } = await import('../../src/core/psk/device-psk.ts');
+    const { openSecretBox } = await import('../../src/store/master-key.ts');
+    const g = await startTestGateway({ listeners: { coaps: { enabled: true, host: '127.0.0.1', port: 0 } } });
+    try {
+      await addDevice(g, 'meter-1', 'lab');
+      const psk = await rotateDevicePsk({ devices: g.gateway.store.devices, psks: g.gateway.store.devicePsks, secrets: openSecretBox(g.dataDir, g.config.secrets) }, 'meter-1');
+      const port = g.gateway.listeners.coaps!.port;
+      const run = (args: string[]) => runTool('coap-client-openssl', ['-u', 'meter-1', '-k', psk.toString(), ...args], { timeoutMs: 20_000 });
+      const put = await run(['-m', 'put', '-e', '42', `coaps://127.0.0.1:${port}/ps/lab/meter-1/reading`]);
+      expect(put.stdout + put.stderr).not.toMatch(/4\.\d\d|5\.\d\d/);
+      expect(g.gateway.broker.retained('lab/meter-1/reading')?.payload.toString()).toBe('42');
+      const denied = await run(['-m', 'put', '-e', '1', `coaps://127.0.0.1:${port}/ps/lab/meter-2/reading`]);
+      expect(denied.stdout + denied.stderr).toContain('4.03');
+    } finally {
+      await g.stop();
+    }
+  });
+});

@@ -7,6 +7,10 @@ import type { BoundListener } from '../mqtt/listeners.ts';
 import { CoapServer, DEFAULT_COAP_LIMITS } from './server.ts';
 import type { CoapResource } from './router.ts';
 import { startCoapUdpListener } from './udp-listener.ts';
+import { startCoapsListener } from './dtls-adapter.ts';
+import { deviceDtlsHooks, dtlsPrincipal } from '../dtls/device-hooks.ts';
+import type { Store } from '../../core/ports.ts';
+import type { SecretBox } from '../../core/secrets/index.ts';
 
 export interface CoapListenerDeps {
   messaging: DeviceMessaging;
@@ -14,6 +18,8 @@ export interface CoapListenerDeps {
   events: EventLog;
   /** More resources beside /ps, e.g. queues and shadows (exchange-resources.ts). */
   resources?: ReadonlyArray<{ prefix: string[]; resource: CoapResource }>;
+  /** What CoAPS needs: device PSKs and certificates (dtls/device-hooks.ts) and the server certificate. */
+  dtls?: { store: Store; secrets: SecretBox; cert: { certPem: string; keyPem: string; caPem: string } };
 }
 
 export async function startCoapListeners(deps: CoapListenerDeps, listeners: PalisadeConfig['listeners']): Promise<BoundListener[]> {
@@ -23,6 +29,21 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
     const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
     for (const r of deps.resources ?? []) server.router.add(r.prefix, r.resource);
     out.push(await startCoapUdpListener(server, { name: 'coap', host: c.host, port: c.port, anonymousSegment: c.anonymous?.segment ?? null, maxDatagramsPerSecond: c.maxDatagramsPerSecond, events: deps.events }));
+  }
+  const s = listeners.coaps;
+  const dtls = deps.dtls;
+  if (s.enabled && dtls) {
+    const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
+    for (const r of deps.resources ?? []) server.router.add(r.prefix, r.resource);
+    out.push(await startCoapsListener(server, {
+      name: 'coaps',
+      host: s.host,
+      port: s.port,
+      events: deps.events,
+      epoch: () => deps.messaging.epoch,
+      dtls: { ...deviceDtlsHooks({ store: dtls.store, secrets: dtls.secrets }), cert: dtls.cert },
+      resolvePrincipal: (identity) => dtlsPrincipal(dtls.store, identity),
+    }));
   }
   return out;
 }
