@@ -76,6 +76,11 @@ export function runQueueShadowContract(current: () => Store): void {
       const r = await store.queues.lease('q', leaseOpts(T0, 'r9', 2));
       expect(r.deadLettered).toHaveLength(1);
       expect(r.message?.payload.toString()).toBe('b');
+      // Usage follows the move: the bound of each queue counts what it holds now.
+      expect((await store.queues.stats('q', T0)).messages).toBe(2);
+      expect(await store.queues.stats('q.dlq', T0)).toEqual({ messages: 1, bytes: 1, inflight: 0 });
+      expect(await store.queues.push('q', { payload: Buffer.from('d'), properties: {}, enqueuedAt: T0 }, BOUNDS)).not.toBeNull();
+      expect(await store.queues.push('q', { payload: Buffer.from('e'), properties: {}, enqueuedAt: T0 }, BOUNDS)).toBeNull();
       const dead = (await store.queues.lease('q.dlq', leaseOpts(T0, 'd1', 2))).message;
       expect(dead).toMatchObject({ queue: 'q.dlq', deliveries: 1 });
       expect(dead?.payload.toString()).toBe('a');

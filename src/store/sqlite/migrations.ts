@@ -311,6 +311,25 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX queue_messages_by_queue ON queue_messages (queue, id);
       CREATE UNIQUE INDEX queue_messages_by_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
+      -- Per-queue usage kept by triggers, so the bound check on push is one row read, not a
+      -- scan of the queue, whichever process writes.
+      CREATE TABLE queue_usage (
+        queue TEXT PRIMARY KEY,
+        messages INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      CREATE TRIGGER queue_usage_insert AFTER INSERT ON queue_messages BEGIN
+        INSERT OR IGNORE INTO queue_usage (queue, messages, bytes) VALUES (NEW.queue, 0, 0);
+        UPDATE queue_usage SET messages = messages + 1, bytes = bytes + NEW.size WHERE queue = NEW.queue;
+      END;
+      CREATE TRIGGER queue_usage_delete AFTER DELETE ON queue_messages BEGIN
+        UPDATE queue_usage SET messages = messages - 1, bytes = bytes - OLD.size WHERE queue = OLD.queue;
+      END;
+      CREATE TRIGGER queue_usage_move AFTER UPDATE OF queue ON queue_messages WHEN NEW.queue <> OLD.queue BEGIN
+        UPDATE queue_usage SET messages = messages - 1, bytes = bytes - OLD.size WHERE queue = OLD.queue;
+        INSERT OR IGNORE INTO queue_usage (queue, messages, bytes) VALUES (NEW.queue, 0, 0);
+        UPDATE queue_usage SET messages = messages + 1, bytes = bytes + NEW.size WHERE queue = NEW.queue;
+      END;
 
       CREATE TABLE shadows (
         device_id TEXT PRIMARY KEY,

@@ -24,7 +24,7 @@ export class SqliteQueueRepo implements QueueRepo {
 
   constructor(db: DatabaseSync, tx: Transaction) {
     this.#tx = tx;
-    this.#usage = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM queue_messages WHERE queue = ?');
+    this.#usage = db.prepare('SELECT COALESCE(MAX(messages), 0) AS n, COALESCE(MAX(bytes), 0) AS bytes FROM queue_usage WHERE queue = ?');
     this.#insert = db.prepare('INSERT INTO queue_messages (queue, payload, properties, size, enqueued_at, visible_at, deliveries, receipt) VALUES (?, ?, ?, ?, ?, ?, 0, NULL)');
     this.#nextVisible = db.prepare('SELECT id, queue, payload, properties, enqueued_at, deliveries FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY id LIMIT 1');
     this.#lease = db.prepare('UPDATE queue_messages SET receipt = ?, visible_at = ?, deliveries = deliveries + 1 WHERE id = ?');
