@@ -68,6 +68,13 @@ export class Blockwise {
       if ((b1raw !== undefined && parseBlock(b1raw) === null) || (b2raw !== undefined && block2 === null)) {
         return { code: Code.BAD_OPTION };
       }
+      if (b1raw === undefined && b2raw === undefined) {
+        // The common case: one datagram each way; only a large response needs slicing.
+        if (m.payload.length > this.#opts.maxBodySize) return this.#tooLarge(req, m.payload.length);
+        const plain = await inner(req);
+        const size = this.#opts.preferredBlockSize;
+        return plain.payload !== undefined && plain.payload.length > size ? Blockwise.sliceResponse(plain, 0, szxFor(size)) : plain;
+      }
       let res: CoapResponse;
       if (b1raw !== undefined) {
         res = await this.#block1(req, inner);

@@ -21,11 +21,20 @@ export function propertiesFor(contentFormat: number | undefined): MessagePropert
   return type === undefined ? {} : { contentType: type };
 }
 
+const NONE: CoapOption[] = [];
+/** Per content type string; bounded, content types are few. */
+const CACHE = new Map<string, CoapOption[]>();
+
 export function contentFormatOption(props: MessageProperties): CoapOption[] {
-  const type = props.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (type === undefined) return [];
+  const raw = props.contentType;
+  if (raw === undefined) return NONE;
+  const hit = CACHE.get(raw);
+  if (hit) return hit;
+  const type = raw.split(';')[0]?.trim().toLowerCase();
+  let out = NONE;
   for (const [n, t] of BY_NUMBER) {
-    if (t.split(';')[0] === type) return [{ number: Option.CONTENT_FORMAT, value: uintOption(n) }];
+    if (t.split(';')[0] === type) out = [{ number: Option.CONTENT_FORMAT, value: uintOption(n) }];
   }
-  return [];
+  if (CACHE.size < 256) CACHE.set(raw, out);
+  return out;
 }

@@ -27,7 +27,7 @@ import { WellKnownCore } from './well-known.ts';
 
 export interface CoapServerPeer extends CoapPeer {
   /** Who the peer is, or null (answered 4.01). Cached by the transport. */
-  identify(): Promise<DevicePrincipal | null>;
+  identify(): DevicePrincipal | null | Promise<DevicePrincipal | null>;
 }
 
 export interface CoapLimits {
@@ -117,7 +117,8 @@ export class CoapServer {
     const segments = uriPath(m);
     if (segments.some((s) => s.length === 0 || s.includes('/') || s === '.' || s === '..')) return { code: Code.BAD_REQUEST };
     const path = `/${segments.join('/')}`;
-    const principal = await peer.identify();
+    const known = peer.identify();
+    const principal = known instanceof Promise ? await known : known;
     if (principal === null) {
       this.#refused(peer, null, 'coap.unauthenticated', { path });
       return { code: Code.UNAUTHORIZED };

@@ -48,7 +48,7 @@ export async function startCoapUdpListener(server: CoapServer, opts: CoapUdpOpti
       address,
       port,
       send: (d) => socket.send(d, port, address),
-      identify: () => Promise.resolve(principal),
+      identify: () => principal,
     };
     peers.set(key, peer);
     return peer;
