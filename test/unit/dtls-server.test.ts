@@ -35,6 +35,7 @@ describe('DtlsServer (raw client)', () => {
       socket: serverSocket,
       psk: async () => Buffer.alloc(16, 1),
       retransmit: { initialMs: 40, maxTries: 3 },
+      dropReportMs: 200,
       events: { record: (type, _s, ctx) => events.push({ type, detail: ctx?.detail ?? {} }) },
       ...opts,
     });
@@ -205,5 +206,11 @@ describe('DtlsServer (raw client)', () => {
     await waitFor(() => server.stats.datagrams >= 780, 3000);
     expect(server.stats.datagrams).toBeGreaterThanOrEqual(780);
     expect(server.sessions).toBe(0);
+    // Counted, and summarised in one event per period rather than one per datagram.
+    await waitFor(() => events.some((e) => e.type === 'dtls.records_dropped'), 1000);
+    const summaries = events.filter((e) => e.type === 'dtls.records_dropped');
+    expect(summaries.length).toBeGreaterThan(0);
+    expect(summaries.length).toBeLessThan(20);
+    expect(Number(summaries[0]!.detail['malformed'] ?? 0) + Number(summaries[0]!.detail['unexpected'] ?? 0)).toBeGreaterThan(0);
   });
 });

@@ -117,6 +117,24 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
       }
     };
     options.socket.on('message', this.#onMessage);
+    // Dropped records are counted, not logged one by one (§4.1.2.7: silently); a summary event
+    // per period tells operators when it happens without letting a flood write per datagram.
+    this.#dropReport = setInterval(() => this.#reportDrops(), options.dropReportMs ?? 10_000);
+    this.#dropReport.unref();
+  }
+
+  readonly #dropReport: NodeJS.Timeout;
+  #lastDrops = { ...this.stats.dropped, cookieFailures: 0 };
+
+  #reportDrops(): void {
+    const now = { ...this.stats.dropped, cookieFailures: this.stats.cookieFailures };
+    const delta: Record<string, number> = {};
+    for (const [k, v] of Object.entries(now)) {
+      const d = v - (this.#lastDrops[k as keyof typeof now] ?? 0);
+      if (d > 0) delta[k] = d;
+    }
+    this.#lastDrops = now;
+    if (Object.keys(delta).length > 0) this.#options.events?.record('dtls.records_dropped', 'info', { detail: delta });
   }
 
   readonly #wasEstablished = new WeakSet<DtlsConnection>();
@@ -144,6 +162,8 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#dropReport);
+    this.#reportDrops();
     this.#options.socket.off('message', this.#onMessage);
     for (const conn of [...this.#peers.values()]) conn.close();
     this.#peers.clear();

@@ -46,6 +46,8 @@ export interface DtlsServerOptions {
   retransmit?: FlightTimerOptions;
   /** Offer only these suites (IANA ids), in this order of preference. */
   suites?: number[];
+  /** Period of the `dtls.records_dropped` summary event (default 10 s). */
+  dropReportMs?: number;
   /** Cookie secret rotation period (default 60 s). */
   cookieRotateMs?: number;
 }
