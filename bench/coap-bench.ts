@@ -48,7 +48,7 @@ async function serve(dir: string): Promise<void> {
     overrides: {
       dataDir: dir,
       log: { level: 'silent' },
-      listeners: { mqtt: { port: 0 }, mqtts: { enabled: false }, https: { enabled: false }, coap: { port: 0, anonymous: { segment: 'bench' }, maxDatagramsPerSecond: 1_000_000 } },
+      listeners: { mqtt: { port: 0 }, mqtts: { enabled: false }, https: { enabled: false }, coaps: { enabled: false }, coap: { port: 0, anonymous: { segment: 'bench' }, maxDatagramsPerSecond: 1_000_000 } },
       policy: { segments: { bench: { publish: ['bench/#'], subscribe: ['bench/#'] } } },
       mqtt: { sysIntervalSeconds: 0 },
     },

@@ -99,6 +99,8 @@ listeners:
   mqtt: ${mqtt}
   mqtts: { enabled: false }
   https: { enabled: false }
+  coap: { enabled: false }
+  coaps: { enabled: false }
 shield: { maxConnectionsPerAddress: 20000, maxConnections: 50000 }
 mqtt: { maxInflight: 64, receiveMaximum: 64, maxQueuedMessages: 10000, sysIntervalSeconds: 0 }
 `;

@@ -13,7 +13,7 @@ import { Authenticator } from './core/identity/authenticator.ts';
 import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
 import { DeviceMessaging } from './core/messaging/device-messaging.ts';
-import { startCoapListeners } from './protocols/coap/listeners.ts';
+import { startCoapListeners, type CoapListeners } from './protocols/coap/listeners.ts';
 import { deviceHttpApi } from './protocols/http/device-api.ts';
 import { startSysTopics } from './core/messaging/sys-topics.ts';
 import { ZeroTrustPolicyEngine } from './core/policy/index.ts';
@@ -106,11 +106,14 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
   const deviceMessaging = new DeviceMessaging({ broker, policy, events, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
   // Revocation bites at once: live sessions with a revoked certificate are closed (issue 3, point 2).
+  // Set once the CoAP listeners are up; revocations before that have no DTLS sessions to end.
+  let coap: CoapListeners | null = null;
   const revocations = new RevocationWatcher(store.certificates, (records) => {
     crl.invalidate();
     const serials = new Set(records.map((r) => r.serial));
     const closed = [...mqtt.closeByCertificate(serials), ...deviceMessaging.closeByCertificate(serials)];
-    for (const r of records) events.record('cert.revoked', 'critical', { principal: r.deviceId, detail: { serial: r.serial, reason: r.revocationReason, sessionsClosed: closed } });
+    const dtlsSessionsClosed = coap?.closeByCertificate(serials) ?? 0;
+    for (const r of records) events.record('cert.revoked', 'critical', { principal: r.deviceId, detail: { serial: r.serial, reason: r.revocationReason, sessionsClosed: closed, dtlsSessionsClosed } });
   });
   await revocations.start();
   // Policies and devices changed by any process apply to live sessions (issue 3 points 6, 7).
@@ -145,7 +148,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     if (l.https.enabled) {
       bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
-    bound.push(...await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l));
+    coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
+    bound.push(...coap.bound);
   } catch (err) {
     for (const b of bound) await b.close();
     mqtt.shutdown();

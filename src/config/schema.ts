@@ -57,8 +57,9 @@ export const configSchema = z.strictObject({
      * CoAP over DTLS 1.2 (RFC 7252 §9): devices by PSK (identity = device id) or device certificate.
      * Off by default until every harness gives it an ephemeral port (a fixed 5684 collides between gateways).
      */
+    /** CoAP over DTLS 1.2 (RFC 7252 §9): devices prove who they are by PSK or certificate. */
     coaps: z.strictObject({
-      enabled: z.boolean().default(false),
+      enabled: z.boolean().default(true),
       host: host.default('0.0.0.0'),
       port: port.default(5684),
     }).prefault({}),

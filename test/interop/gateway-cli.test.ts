@@ -19,6 +19,7 @@ const CONFIG = {
     mqtts: { port: 0, host: '127.0.0.1' },
     https: { enabled: false },
     coap: { enabled: false },
+    coaps: { enabled: false },
   },
 };
 

@@ -16,6 +16,8 @@ listeners:
   mqtt: { port: 0, anonymous: { segment: bench } }
   mqtts: { port: 0, host: 127.0.0.1 }
   https: { enabled: false }
+  coap: { enabled: false }
+  coaps: { enabled: false }
 shield: { maxConnectionsPerAddress: 20000, maxConnections: 50000 }
 mqtt: { maxInflight: 64, receiveMaximum: 64, maxQueuedMessages: 10000 }
 policy:

@@ -4,6 +4,7 @@ import type { DeviceMessaging } from '../../core/messaging/device-messaging.ts';
 import type { PolicyEngine } from '../../core/policy/types.ts';
 import type { PalisadeConfig } from '../../config/schema.ts';
 import type { BoundListener } from '../mqtt/listeners.ts';
+import type { DtlsServer } from '../dtls/server.ts';
 import { CoapServer, DEFAULT_COAP_LIMITS } from './server.ts';
 import type { CoapResource } from './router.ts';
 import { startCoapUdpListener } from './udp-listener.ts';
@@ -22,8 +23,15 @@ export interface CoapListenerDeps {
   dtls?: { store: Store; secrets: SecretBox; cert: { certPem: string; keyPem: string; caPem: string } };
 }
 
-export async function startCoapListeners(deps: CoapListenerDeps, listeners: PalisadeConfig['listeners']): Promise<BoundListener[]> {
+export interface CoapListeners {
+  bound: BoundListener[];
+  /** Ends the live CoAPS (DTLS) sessions authenticated with one of these certificates. */
+  closeByCertificate(serials: ReadonlySet<string>): number;
+}
+
+export async function startCoapListeners(deps: CoapListenerDeps, listeners: PalisadeConfig['listeners']): Promise<CoapListeners> {
   const out: BoundListener[] = [];
+  let dtlsServer: DtlsServer | null = null;
   const c = listeners.coap;
   if (c.enabled) {
     const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
@@ -35,7 +43,7 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
   if (s.enabled && dtls) {
     const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
     for (const r of deps.resources ?? []) server.router.add(r.prefix, r.resource);
-    out.push(await startCoapsListener(server, {
+    const coaps = await startCoapsListener(server, {
       name: 'coaps',
       host: s.host,
       port: s.port,
@@ -43,7 +51,12 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
       epoch: () => deps.messaging.epoch,
       dtls: { ...deviceDtlsHooks({ store: dtls.store, secrets: dtls.secrets }), cert: dtls.cert },
       resolvePrincipal: (identity) => dtlsPrincipal(dtls.store, identity),
-    }));
+    });
+    dtlsServer = coaps.dtls;
+    out.push(coaps);
   }
-  return out;
+  return {
+    bound: out,
+    closeByCertificate: (serials) => dtlsServer?.closeSessions((s) => s.identity.kind === 'certificate' && serials.has(s.identity.cert.serial)) ?? 0,
+  };
 }

@@ -1,0 +1,14 @@
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { encode } from '../src/protocols/coap/codec.ts';
+const pid = Number(process.argv[2]);
+const cpu = () => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10; };
+const s = createSocket('udp4'); await new Promise<void>(r => s.bind(0, '127.0.0.1', r));
+let mid = 0; let n = 0;
+const opts = ['ps','bench','r'].map(v => ({ number: 11, value: Buffer.from(v) }));
+const send = () => { mid = (mid + 1) & 0xffff; s.send(encode({ type: 0, code: 1, messageId: mid, token: Buffer.from([mid >> 8, mid & 255]), options: opts, payload: Buffer.alloc(0) }), 57001, '127.0.0.1'); };
+s.on('message', () => { n++; send(); });
+for (let i = 0; i < 32; i++) send();
+await new Promise(r => setTimeout(r, 500)); const n0 = n; const c0 = cpu();
+await new Promise(r => setTimeout(r, 3000)); const n1 = n; const c1 = cpu();
+console.log(process.argv[3], Math.round((n1 - n0) / 3), 'req/s', ((c1 - c0) * 1000 / (n1 - n0)).toFixed(1), 'us CPU/req'); process.exit(0);
