@@ -63,7 +63,7 @@ async function overMqtt(c: Case): Promise<boolean> {
       return ((await client.next('puback')).reasonCode ?? 0) < 0x80;
     }
     client.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: c.topic, qos: 0 }] });
-    return (await client.next('suback')).granted[0]! < 0x80;
+    return Number((await client.next('suback')).granted[0]) < 0x80;
   } finally {
     client.destroy();
   }
