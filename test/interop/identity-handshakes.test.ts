@@ -116,6 +116,8 @@ async function expectHandshakeRefused(r: ToolResult, version: 'tls1_2' | 'tls1_3
   const events = await ev.waitFor('tls.handshake_failed', since, (e) => e.detail['listener'] === 'mqtts');
   expect(events[0]!.severity).toBe('warning');
   expect(events[0]!.detail['error']).toBe(verdict);
+  // The peer's address, even when it hung up before the event was written.
+  expect(events[0]!.source).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
 }
 
 // -------------------------------------------------------------------------------------------------

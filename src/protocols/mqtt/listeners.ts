@@ -163,6 +163,18 @@ function handshakeFailureRecorder(events: EventLog, listener: string): (err: Nod
   return (err, socket) => {
     const verdict = socket.authorizationError as Error | string | null | undefined;
     const reason = typeof verdict === 'string' ? verdict : verdict ? ((verdict as NodeJS.ErrnoException).code ?? verdict.message) : null;
-    events.record('tls.handshake_failed', 'warning', { source: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, detail: { listener, error: reason ?? err.code ?? err.message, ...(reason ? { transportError: err.code ?? err.message } : {}) } });
+    events.record('tls.handshake_failed', 'warning', { source: handshakePeer(socket), detail: { listener, error: reason ?? err.code ?? err.message, ...(reason ? { transportError: err.code ?? err.message } : {}) } });
   };
+}
+
+/**
+ * Where a failed handshake came from. When the peer hung up first, the TLS socket has lost its
+ * address; the TCP socket underneath (`_parent`, not a public field) kept it, because admission
+ * read it at accept time and Node caches the peer name.
+ */
+function handshakePeer(socket: TLSSocket): string {
+  const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
+  const address = socket.remoteAddress ?? tcp?.remoteAddress;
+  const port = socket.remotePort ?? tcp?.remotePort;
+  return address === undefined ? 'unknown' : `${address}:${port ?? 0}`;
 }
