@@ -10,6 +10,7 @@ import { registerKeysCommands } from './keys.ts';
 import { registerCertCommands } from './cert.ts';
 import { registerEnrollCommands } from './enroll.ts';
 import { registerEventsCommands } from './events.ts';
+import { registerOperatorCommands } from './operator.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
 
@@ -28,6 +29,7 @@ registerCertCommands(program);
 registerEnrollCommands(program);
 registerEventsCommands(program);
 registerPolicyCommands(program);
+registerOperatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);
