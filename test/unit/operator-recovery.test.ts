@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- response bodies are JSON checked by the assertions */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- response bodies are JSON checked by the assertions */
 /**
  * Break-glass recovery (issue 3, point 5): the only admin lost their authenticator. MFA cannot
  * be turned off for the admin role, so `palisade operator reset-mfa` on the host sets a new
