@@ -26,7 +26,7 @@ beforeAll(async () => {
   const policy = new ZeroTrustPolicyEngine(policiesFromSegmentGrants({ lab: { publish: ['lab/#'], subscribe: ['lab/#'] } }));
   const events = gw.gateway.events;
   messaging = new DeviceMessaging({ broker: gw.gateway.broker, policy, events, limits: { maxTopicLength: 1024, maxTopicLevels: 32, maxPayloadSize: 1 << 20, retainAvailable: true, maxSubscriptionsPerDevice: 16 } });
-  server = new CoapServer({ messaging, policy, events, limits: DEFAULT_COAP_LIMITS, endpoint: { ackTimeoutMs: 40, ackRandomFactor: 1, maxRetransmit: 2 } });
+  server = new CoapServer({ messaging, policy, events, limits: DEFAULT_COAP_LIMITS, endpoint: { ackTimeoutMs: 40, ackRandomFactor: 1, maxRetransmit: 2 }, observe: { confirmEveryMs: 300 } });
   listener = await startCoapUdpListener(server, { name: 'coap-short-timers', host: '127.0.0.1', port: 0, anonymousSegment: 'lab', maxDatagramsPerSecond: 10_000, events });
 });
 afterAll(async () => {
@@ -35,7 +35,7 @@ afterAll(async () => {
   await gw.stop();
 });
 
-const publish = (payload: string): void => gw.gateway.broker.publish({ topic: 'lab/gone/t', payload: Buffer.from(payload), qos: 0, retain: false, properties: {}, expiresAt: null, origin: null });
+const publish = (payload: string, topic = 'lab/gone/t'): void => gw.gateway.broker.publish({ topic, payload: Buffer.from(payload), qos: 0, retain: false, properties: {}, expiresAt: null, origin: null });
 
 describe('a confirmable notification never acknowledged', () => {
   it('is resent MAX_RETRANSMIT times with back-off, then the observation ends', async () => {
@@ -58,6 +58,28 @@ describe('a confirmable notification never acknowledged', () => {
     publish('two');
     await sleep(300);
     expect(x.received.length).toBe(seen);
+    x.close();
+  });
+});
+
+describe('a non-confirmable observation', () => {
+  it('gets NON notifications, and a CON one once the periodic interval has passed (RFC 7641 §4.5)', async () => {
+    const x = await TestCoapClient.open(listener.port);
+    const token = Buffer.from('non1');
+    const reg = await x.request(Code.GET, '/ps/lab/non/t', { token, type: MessageType.NON, options: [{ number: Option.OBSERVE, value: uintOption(0) }] });
+    expect(reg.code).toBe(Code.CONTENT);
+    const next = async (payload: string): Promise<MessageType> => {
+      const n = x.wait((m) => m.token.equals(token) && m.payload.toString() === payload);
+      publish(payload, 'lab/non/t');
+      return (await n).type;
+    };
+    expect(await next('a')).toBe(MessageType.NON);
+    await sleep(350);
+    // Past the interval: confirmable, and acknowledged by the client (autoAck) ...
+    expect(await next('b')).toBe(MessageType.CON);
+    await sleep(50);
+    // ... which restarts the interval.
+    expect(await next('c')).toBe(MessageType.NON);
     x.close();
   });
 });

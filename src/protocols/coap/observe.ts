@@ -23,7 +23,15 @@ export interface ObserveOptions {
   preferredBlockSize: number;
   /** Messages held for an observation before its registration response went out. */
   maxEarly: number;
+  /**
+   * RFC 7641 §4.5: even a NON observation gets a CON notification at least this often, so a
+   * client that went away is noticed (24 h by default).
+   */
+  confirmEveryMs?: number;
+  now?: () => number;
 }
+
+export const CONFIRM_EVERY_MS = 24 * 3_600_000;
 
 class Observation {
   readonly key: string;
@@ -37,12 +45,15 @@ class Observation {
   inFlight = false;
   waiting: CoapResponse | null = null;
   ended = false;
+  /** When the client last acknowledged a notification (or registered). */
+  lastConfirmedAt: number;
 
-  constructor(key: string, peer: CoapPeer, token: Buffer, confirmable: boolean) {
+  constructor(key: string, peer: CoapPeer, token: Buffer, confirmable: boolean, now: number) {
     this.key = key;
     this.peer = peer;
     this.token = token;
     this.confirmable = confirmable;
+    this.lastConfirmedAt = now;
   }
 
   nextSeq(): number {
@@ -67,11 +78,15 @@ export class Observations {
   readonly #endpoint: CoapEndpoint;
   readonly #messaging: DeviceMessaging;
   readonly #opts: ObserveOptions;
+  readonly #now: () => number;
+  readonly #confirmEveryMs: number;
 
   constructor(endpoint: CoapEndpoint, messaging: DeviceMessaging, opts: ObserveOptions) {
     this.#endpoint = endpoint;
     this.#messaging = messaging;
     this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#confirmEveryMs = opts.confirmEveryMs ?? CONFIRM_EVERY_MS;
   }
 
   get size(): number {
@@ -85,7 +100,7 @@ export class Observations {
   register(ctx: DeviceContext, peer: CoapPeer, token: Buffer, confirmable: boolean, filter: string, path: string): CoapResponse {
     const key = `${peer.key}#${token.toString('hex')}`;
     this.cancel(peer.key, token);
-    const obs = new Observation(key, peer, token, confirmable);
+    const obs = new Observation(key, peer, token, confirmable, this.#now());
     let perPeer = 0;
     for (const o of this.#all.values()) if (o.peer.key === peer.key) perPeer++;
     if (perPeer >= this.#opts.maxPerPeer || this.#all.size >= this.#opts.maxTotal) {
@@ -154,7 +169,8 @@ export class Observations {
   }
 
   #send(obs: Observation, res: CoapResponse, final: boolean): void {
-    if (!obs.confirmable) {
+    const due = !final && this.#now() - obs.lastConfirmedAt >= this.#confirmEveryMs;
+    if (!obs.confirmable && !due && !obs.inFlight) {
       this.#endpoint.sendNonConfirmable(obs.peer, obs.token, res);
       return;
     }
@@ -165,6 +181,7 @@ export class Observations {
     obs.inFlight = true;
     this.#endpoint.sendConfirmable(obs.peer, obs.token, res, (outcome) => {
       obs.inFlight = false;
+      if (outcome !== 'timeout' && outcome !== 'reset') obs.lastConfirmedAt = this.#now();
       if (outcome === 'timeout' || outcome === 'reset') {
         // §4.5: a client that does not acknowledge a CON notification is no longer interested.
         if (!obs.ended) this.#remove(obs);

@@ -19,7 +19,7 @@ import { Code, isCritical, KNOWN_OPTIONS, Option } from './constants.ts';
 import { firstOption, uintOf, uintOption, uriPath } from './codec.ts';
 import { CoapEndpoint, type CoapPeer, type CoapResponse, type EndpointOptions, type IncomingRequest } from './endpoint.ts';
 import { coapCodeFor } from './errors.ts';
-import { Observations } from './observe.ts';
+import { Observations, type ObserveOptions } from './observe.ts';
 import { PubSubResource } from './ps-resource.ts';
 import { RateLimitedEvents } from './rate-limited-events.ts';
 import { CoapRouter } from './router.ts';
@@ -43,6 +43,8 @@ export interface CoapServerDeps {
   events: Pick<EventLog, 'record'>;
   limits: CoapLimits;
   endpoint?: Partial<EndpointOptions>;
+  /** Observe timing (tests shorten the periodic CON of RFC 7641 §4.5). */
+  observe?: Pick<ObserveOptions, 'confirmEveryMs' | 'now'>;
 }
 
 export const DEFAULT_COAP_LIMITS: CoapLimits = { maxBodySize: 256 * 1024, preferredBlockSize: 1024, maxObservationsPerPeer: 16, maxObservations: 10_000 };
@@ -85,6 +87,7 @@ export class CoapServer {
       maxTotal: deps.limits.maxObservations,
       preferredBlockSize: deps.limits.preferredBlockSize,
       maxEarly: 64,
+      ...deps.observe,
     });
     this.router.add(['ps'], new PubSubResource(deps.messaging, this.observations));
     this.router.add(['.well-known', 'core'], new WellKnownCore(this.router));
