@@ -15,7 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { openSecretBox } from '../../src/store/master-key.ts';
 import { addDevice } from '../unit/helpers/devices.ts';
 import { startTestGateway, type TestGateway } from '../unit/helpers/gateway.ts';
-import { runTool, explain } from './harness.ts';
+import { runTool, startTool, explain } from './harness.ts';
 
 let gw: TestGateway;
 let dir: string;
@@ -26,7 +26,7 @@ const files: Record<string, { cert: string; key: string; ca: string; serial: str
 beforeAll(async () => {
   gw = await startTestGateway({ listeners: { coaps: { enabled: true, host: '127.0.0.1', port: 0 } } });
   dir = await mkdtemp(join(tmpdir(), 'palisade-coaps-gw-'));
-  for (const id of ['meter-1', 'meter-2']) {
+  for (const id of ['meter-1', 'meter-2', 'meter-3']) {
     const creds = await addDevice(gw, id, 'lab');
     const f = { cert: join(dir, `${id}.pem`), key: join(dir, `${id}.key`), ca: join(dir, 'ca.pem'), serial: normalizeSerial(new X509Certificate(creds.cert).serialNumber) };
     await writeFile(f.cert, creds.cert);
@@ -81,5 +81,42 @@ describe('libcoap against listeners.coaps', () => {
     expect(r.stdout).not.toMatch(/<\/[^>]*>/);
     const failures = await handshakeFailures();
     expect(failures.some((e) => e.detail['alert'] === 'certificate_revoked')).toBe(true);
+  });
+});
+
+describe('revocation of a certificate in use on a live CoAPS session', () => {
+  it('ends the DTLS session and its observation within a second', async () => {
+    const f = files['meter-3']!;
+    const url = `coaps://127.0.0.1:${port}/ps/lab/meter-3/state`;
+    const obs = startTool('stdbuf', ['-oL', '-eL', 'coap-client-openssl', '-m', 'get', '-s', '30', '-c', f.cert, '-j', f.key, '-C', f.ca, url], { timeoutMs: 40_000 });
+    try {
+      // The observation is live once a message published over MQTT's broker reaches the client.
+      const deadline = Date.now() + 15_000;
+      let seen = false;
+      while (!seen && Date.now() < deadline) {
+        gw.gateway.broker.publish({ topic: 'lab/meter-3/state', payload: Buffer.from('live-1'), qos: 0, retain: false, properties: {}, expiresAt: null, origin: null });
+        seen = await obs.waitForOutput(/live-1/, 500).then(() => true, () => false);
+      }
+      expect(seen, `coap-client: ${obs.stdout} ${obs.stderr}`).toBe(true);
+
+      expect(await gw.gateway.store.certificates.revoke(f.serial, Date.now(), 'keyCompromise')).toBe(true);
+      const revokedAt = Date.now();
+      let closed = 0;
+      while (closed === 0 && Date.now() - revokedAt < 3000) {
+        await new Promise((r) => setTimeout(r, 50));
+        await gw.gateway.events.flush();
+        const ev = (await gw.gateway.store.events.list({ type: 'cert.revoked' })).find((e) => e.detail['serial'] === f.serial);
+        closed = Number(ev?.detail['dtlsSessionsClosed'] ?? 0);
+      }
+      // Polled for up to 3 s; the revocation watcher runs every 250 ms.
+      expect(closed).toBe(1);
+      // Nothing published after the revocation reaches the client.
+      gw.gateway.broker.publish({ topic: 'lab/meter-3/state', payload: Buffer.from('after-revoke'), qos: 0, retain: false, properties: {}, expiresAt: null, origin: null });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(obs.stdout).not.toContain('after-revoke');
+    } finally {
+      obs.kill();
+      await obs.done;
+    }
   });
 });
