@@ -4,12 +4,12 @@
  * (libcoap's coap-client-openssl with the device's PSK). Each protocol must give the same
  * answer, and each refusal must be a security event naming the device.
  */
-import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateDevicePsk } from '../../src/core/psk/device-psk.ts';
 import { openSecretBox } from '../../src/store/master-key.ts';
 import { addDevice, type DeviceCreds } from '../unit/helpers/devices.ts';
 import { startTestGateway, type TestGateway } from '../unit/helpers/gateway.ts';
+import { httpsCall } from '../unit/helpers/https-call.ts';
 import { RawClient } from '../unit/helpers/raw-client.ts';
 import { runTool } from './harness.ts';
 
@@ -69,23 +69,17 @@ async function overMqtt(c: Case): Promise<boolean> {
   }
 }
 
-function overHttps(c: Case): Promise<boolean> {
+async function overHttps(c: Case): Promise<boolean> {
   const path = c.op === 'publish' ? `/api/v1/publish/${c.topic}` : `/api/v1/retained/${c.topic}`;
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1', port: t.port('https'), path, method: c.op === 'publish' ? 'POST' : 'GET', ca: d1.ca, agent: false,
-        headers: { authorization: `Basic ${Buffer.from(`d1:${d1.password!}`).toString('base64')}`, 'content-type': 'text/plain' },
-      },
-      (res) => {
-        res.resume();
-        // A read of a topic nobody retained is 404, which is an allowed read.
-        res.on('end', () => resolve(res.statusCode === 200 || (c.op === 'read' && res.statusCode === 404)));
-      },
-    );
-    req.on('error', reject);
-    req.end(c.op === 'publish' ? '1' : undefined);
-  });
+  const r = await httpsCall(
+    {
+      host: '127.0.0.1', port: t.port('https'), path, method: c.op === 'publish' ? 'POST' : 'GET', ca: d1.ca, agent: false,
+      headers: { authorization: `Basic ${Buffer.from(`d1:${d1.password!}`).toString('base64')}`, 'content-type': 'text/plain' },
+    },
+    c.op === 'publish' ? '1' : undefined,
+  );
+  // A read of a topic nobody retained is 404, which is an allowed read.
+  return r.status === 200 || (c.op === 'read' && r.status === 404);
 }
 
 async function overCoaps(c: Case): Promise<boolean> {

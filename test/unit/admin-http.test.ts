@@ -2,10 +2,10 @@
  * The fastify app on the HTTPS listener: PKI routes still served, errors as JSON {error, code}
  * with the right status and no stack, a body limit, and MQTT over WebSocket on the same port.
  */
-import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { httpsCall } from './helpers/https-call.ts';
 
 let t: TestGateway;
 let ca: string;
@@ -17,29 +17,13 @@ interface Resp {
 }
 
 function call(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Resp> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: t.port('https'), method, path, ca, servername: 'localhost', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpsCall({ host: '127.0.0.1', port: t.port('https'), method, path, ca, servername: 'localhost', headers }, body);
 }
 
 beforeAll(async () => {
   t = await startTestGateway();
-  const r = await new Promise<Resp>((resolve, reject) => {
-    // The CA is fetched once without verification, then every later call pins it.
-    const req = request({ host: '127.0.0.1', port: t.port('https'), path: '/pki/ca.pem', rejectUnauthorized: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  // The CA is fetched once without verification, then every later call pins it.
+  const r = await httpsCall({ host: '127.0.0.1', port: t.port('https'), path: '/pki/ca.pem', rejectUnauthorized: false });
   ca = r.body.toString();
 });
 afterAll(async () => t.stop());

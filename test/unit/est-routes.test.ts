@@ -4,7 +4,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EnrollmentService } from '../../src/core/enrollment/service.ts';
 import { DAY_MS } from '../../src/core/pki/ca.ts';
@@ -13,6 +12,7 @@ import { openSecretBox } from '../../src/store/master-key.ts';
 import { loadCa } from '../../src/store/pki-files.ts';
 import { opensslCsr, type OpensslCsr } from './enroll-fixtures.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { httpsCall } from './helpers/https-call.ts';
 import { RawClient } from './helpers/raw-client.ts';
 
 let t: TestGateway;
@@ -26,19 +26,9 @@ interface Reply {
   body: string;
 }
 
-function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; cert?: string; key?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port: t.port('https'), path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, ca: caPem, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+async function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; cert?: string; key?: string } = {}): Promise<Reply> {
+  const r = await httpsCall({ host: '127.0.0.1', port: t.port('https'), path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, ca: caPem, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), agent: false }, opts.body);
+  return { status: r.status, headers: r.headers, body: r.body.toString('utf8') };
 }
 
 function simpleenroll(csr: OpensslCsr, headers: Record<string, string> = {}, tls: { cert?: string; key?: string } = {}, path = '/.well-known/est/simpleenroll'): Promise<Reply> {

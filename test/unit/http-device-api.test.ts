@@ -14,6 +14,7 @@ import type { Store } from '../../src/core/ports.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { addDevice, type DeviceCreds } from './helpers/devices.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { httpsCall } from './helpers/https-call.ts';
 import { RawClient } from './helpers/raw-client.ts';
 
 interface Auth {
@@ -42,15 +43,7 @@ function options(t: TestGateway, method: string, path: string, auth: Auth, heade
 }
 
 function call(t: TestGateway, method: string, path: string, auth: Auth, body?: Buffer | string, headers: Record<string, string> = {}): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(options(t, method, path, auth, headers), (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpsCall(options(t, method, path, auth, headers), body);
 }
 
 interface SseEvent {

@@ -5,13 +5,13 @@
  * HTTP, command round trips with an MQTT 5 and a 3.1.1 device, and the 504 timeout.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import type { IPublishPacket } from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/operators/tokens.ts';
 import { addDevice, type DeviceCreds } from './helpers/devices.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { httpsCall, jsonOrText } from './helpers/https-call.ts';
 import { RawClient } from './helpers/raw-client.ts';
 
 let t: TestGateway;
@@ -26,33 +26,17 @@ interface Res {
 }
 
 /** An HTTPS call as the device `cam` (client certificate), or as the operator with `bearer`. */
-function call(method: string, path: string, body?: Buffer | string | object, opts: { bearer?: string; contentType?: string } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    let data: Buffer | undefined;
-    if (body !== undefined) {
-      data = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-      headers['content-type'] = opts.contentType ?? (Buffer.isBuffer(body) || typeof body === 'string' ? 'application/octet-stream' : 'application/json');
-    }
-    const auth = opts.bearer === undefined ? { cert: cam.cert, key: cam.key } : {};
-    if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`;
-    const req = request({ host: '127.0.0.1', port: t.port('https'), method, path, ca, servername: 'localhost', headers, agent: false, ...auth }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = text === '' ? null : JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, body: (parsed ?? {}) as Res['body'], headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
+async function call(method: string, path: string, body?: Buffer | string | object, opts: { bearer?: string; contentType?: string } = {}): Promise<Res> {
+  const headers: Record<string, string> = {};
+  let data: Buffer | undefined;
+  if (body !== undefined) {
+    data = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    headers['content-type'] = opts.contentType ?? (Buffer.isBuffer(body) || typeof body === 'string' ? 'application/octet-stream' : 'application/json');
+  }
+  const auth = opts.bearer === undefined ? { cert: cam.cert, key: cam.key } : {};
+  if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`;
+  const r = await httpsCall({ host: '127.0.0.1', port: t.port('https'), method, path, ca, servername: 'localhost', headers, agent: false, ...auth }, data);
+  return { status: r.status, body: (jsonOrText(r.body) ?? {}) as Res['body'], headers: r.headers };
 }
 
 async function mqtt(clientId: string, version: 4 | 5 = 5): Promise<RawClient> {

@@ -1,9 +1,9 @@
 /** A small HTTPS JSON client for the admin API tests (real TLS, the gateway's own CA), and TOTP codes. */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import type { TestGateway } from './gateway.ts';
+import { httpsCall, jsonOrText } from './https-call.ts';
 
 export interface ApiResponse {
   status: number;
@@ -23,30 +23,13 @@ export class AdminClient {
     this.#ca = readFileSync(join(t.dataDir, 'pki', 'ca.pem'), 'utf8');
   }
 
-  call(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {};
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      if (token !== undefined) headers.authorization = `Bearer ${token}`;
-      // A fresh connection per call (agent: false) so each request has its own source port.
-      const req = request({ host: '127.0.0.1', port: this.#port, method, path, ca: this.#ca, servername: 'localhost', headers, agent: false }, (res) => {
-        const localPort = res.socket.localPort ?? 0;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = text === '' ? null : JSON.parse(text);
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers, localPort });
-        });
-      });
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
+  async call(method: string, path: string, body?: unknown, token?: string): Promise<ApiResponse> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    // A fresh connection per call (agent: false) so each request has its own source port.
+    const r = await httpsCall({ host: '127.0.0.1', port: this.#port, method, path, ca: this.#ca, servername: 'localhost', headers, agent: false }, body === undefined ? undefined : JSON.stringify(body));
+    return { status: r.status, body: jsonOrText(r.body), headers: r.headers, localPort: r.localPort };
   }
 }
 
