@@ -1,4 +1,5 @@
 /** What several subcommands share: reading the config the way `start` does, opening the store. */
+import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
@@ -9,6 +10,11 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 export interface CommonOptions {
   config?: string;
   dataDir?: string;
+}
+
+/** Who ran a CLI command and from where, for the event log's who/from-where of admin actions. */
+export function cliActor(): { principal: string; source: string } {
+  return { principal: `cli:${userInfo().username}`, source: `cli@${hostname()}` };
 }
 
 export function addCommonOptions(cmd: Command): Command {

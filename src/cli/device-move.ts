@@ -4,14 +4,13 @@
  * device's live sessions: new decisions at once, subscriptions the new segment does not allow
  * dropped, and in `quarantine` nothing but status reports and firmware downloads.
  */
-import { userInfo, hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ErrorCodes, PalisadeError } from '../core/errors.ts';
 import { EventLog } from '../core/events/event-log.ts';
 import { SEGMENT_PATTERN } from '../core/fleet/register-device.ts';
 import { QUARANTINE_SEGMENT } from '../core/policy/builtin.ts';
 import type { Store } from '../core/ports.ts';
-import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
+import { addCommonOptions, cliActor, withStore, type CommonOptions } from './common.ts';
 
 /** The attribute that remembers where a quarantined device came from, for `release`. */
 export const QUARANTINED_FROM_ATTR = 'palisade.quarantinedFrom';
@@ -25,7 +24,7 @@ async function move(store: Store, id: string, segment: string, attrs: (current: 
   await store.devices.update(id, { segment, attrs: attrs(device.attrs) });
   // Who, what and from where, like every admin action (issue 3 point 5).
   const events = new EventLog(store.events);
-  events.record(`admin.${action}`, segment === QUARANTINE_SEGMENT ? 'critical' : 'info', { principal: `cli:${userInfo().username}`, source: `cli@${hostname()}`, detail: { device: id, from, to: segment } });
+  events.record(`admin.${action}`, segment === QUARANTINE_SEGMENT ? 'critical' : 'info', { ...cliActor(), detail: { device: id, from, to: segment } });
   await events.flush();
   return from;
 }

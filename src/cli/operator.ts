@@ -3,11 +3,10 @@
  * management is the admin API; this is for the host's owner, notably the break-glass reset of
  * an operator (even the only admin) who lost their authenticator (core/operators/recovery.ts).
  */
-import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { EventLog } from '../core/events/event-log.ts';
 import { resetOperatorMfa } from '../core/operators/recovery.ts';
-import { addCommonOptions, withStore, type CommonOptions } from './common.ts';
+import { addCommonOptions, cliActor, withStore, type CommonOptions } from './common.ts';
 
 export function registerOperatorCommands(program: Command): void {
   const operator = program.command('operator').description('operator accounts on this host: list, break-glass MFA reset');
@@ -22,7 +21,7 @@ export function registerOperatorCommands(program: Command): void {
     .action(async (username: string, opts: CommonOptions) => {
       await withStore(opts, async (store) => {
         const events = new EventLog(store.events);
-        const reset = await resetOperatorMfa({ operators: store.operators, tokens: store.operatorTokens, events }, username, { principal: `cli:${userInfo().username}`, source: `cli@${hostname()}` });
+        const reset = await resetOperatorMfa({ operators: store.operators, tokens: store.operatorTokens, events }, username, cliActor());
         await events.flush();
         console.log(`operator ${reset.username}: TOTP cleared, ${reset.tokensRevoked} session(s)/token(s) revoked`);
         console.log(`new password (shown once): ${reset.password}`);
