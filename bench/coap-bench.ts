@@ -13,7 +13,10 @@
  *    created by a PUT; libcoap's example server stores the POSTed body and answers 2.04).
  * Only 2.xx responses count; the code mix is printed so an error path cannot pass for speed.
  *
- *   node bench/coap-bench.ts [--concurrency 1,32] [--seconds 5] [--payload 32]
+ * Each load runs `--rounds` times in ABBA order (Palisade first in odd rounds, libcoap first in
+ * even ones), so drift on a shared machine falls on both; the row reports medians.
+ *
+ *   node bench/coap-bench.ts [--concurrency 1,32] [--seconds 5] [--payload 32] [--rounds 3]
  *   (internal) node bench/coap-bench.ts --serve DIR
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,32' },
     seconds: { type: 'string', default: '5' },
     payload: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 
@@ -145,6 +149,12 @@ async function once(port: number, method: number, p: string, payload: string): P
   return Object.keys(r.codes).join(',');
 }
 
+/** The run with the median req/s (its latency and CPU figures come with it). */
+function medianOf(results: Result[]): Result {
+  const sorted = [...results].sort((x, y) => x.rps - y.rps);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 function startChild(cmd: string, argv: string[]): ChildProcess {
   return spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
 }
@@ -163,11 +173,11 @@ async function main(): Promise<void> {
   const concurrencies = args.concurrency.split(',').map(Number);
   const payload = Buffer.alloc(Number(args.payload), 0x61);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-coap-bench-'));
-  const pal = startChild(process.execPath, [SELF, '--serve', dir]);
-  const line = await new Promise<string>((resolve) => createInterface({ input: pal.stdout! }).once('line', resolve));
+  const pal0 = startChild(process.execPath, [SELF, '--serve', dir]);
+  const line = await new Promise<string>((resolve) => createInterface({ input: pal0.stdout! }).once('line', resolve));
   const palPort = (JSON.parse(line) as { port: number }).port;
   const libPort = 20_000 + Math.floor(Math.random() * 20_000);
-  const lib = startChild('coap-server-notls', ['-A', '127.0.0.1', '-p', String(libPort), '-v', '0', '-d', '4']);
+  const lib0 = startChild('coap-server-notls', ['-A', '127.0.0.1', '-p', String(libPort), '-v', '0', '-d', '4']);
   await new Promise((r) => setTimeout(r, 500));
   const rows: string[] = [];
   try {
@@ -176,18 +186,26 @@ async function main(): Promise<void> {
     console.log(`libcoap dynamic resource PUT /bench: ${await once(libPort, Code.PUT, '/bench', payload.toString())}, POST /bench: ${await once(libPort, Code.POST, '/bench', payload.toString())}`);
     for (const c of concurrencies) {
       for (const [name, method, palPath, libPath, body] of [['GET', Code.GET, '/ps/bench/r', '/example_data', Buffer.alloc(0)], ['POST', Code.POST, '/ps/bench/p', '/bench', payload]] as const) {
-        const a = await load(palPort, method, palPath, body, c, seconds, pal.pid);
-        const b = await load(libPort, method, libPath, body, c, seconds, lib.pid);
+        const pal: Result[] = [];
+        const lib: Result[] = [];
+        for (let r = 0; r < Number(args.rounds); r++) {
+          const runPal = async (): Promise<void> => { pal.push(await load(palPort, method, palPath, body, c, seconds, pal0.pid)); };
+          const runLib = async (): Promise<void> => { lib.push(await load(libPort, method, libPath, body, c, seconds, lib0.pid)); };
+          if (r % 2 === 0) { await runPal(); await runLib(); } else { await runLib(); await runPal(); }
+        }
+        const a = medianOf(pal);
+        const b = medianOf(lib);
         const ratio = b.rps > 0 ? Math.round((a.rps / b.rps) * 100) / 100 : Infinity;
         const cpuRatio = Math.round((b.cpuUsPerReq / a.cpuUsPerReq) * 100) / 100;
-        const row = `${name} c=${c}: palisade ${a.rps} req/s (p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(a.codes)}, lost ${a.lost}) | libcoap ${b.rps} req/s (p50 ${b.p50} ms, p99 ${b.p99} ms, ${b.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(b.codes)}, lost ${b.lost}) | ratio ${ratio}x req/s, ${cpuRatio}x CPU efficiency`;
+        const ratios = pal.map((x, i) => (x.rps / (lib[i]?.rps ?? NaN)).toFixed(2)).join('/');
+        const row = `${name} c=${c}: palisade ${a.rps} req/s (p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(a.codes)}, lost ${a.lost}) | libcoap ${b.rps} req/s (p50 ${b.p50} ms, p99 ${b.p99} ms, ${b.cpuUsPerReq} us CPU/req, codes ${JSON.stringify(b.codes)}, lost ${b.lost}) | ratio ${ratio}x req/s (per round ${ratios}), ${cpuRatio}x CPU efficiency`;
         console.log(row);
         rows.push(row);
       }
     }
   } finally {
-    await stop(pal);
-    await stop(lib);
+    await stop(pal0);
+    await stop(lib0);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -150,6 +150,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     }
     coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
     bound.push(...coap.bound);
+    if (coap.udpIo === 'node' && l.coap.io === 'auto') logger.info('CoAP over UDP uses node:dgram: the batched I/O addon is not built here (scripts/build-native.sh needs a C compiler and Node headers)');
   } catch (err) {
     for (const b of bound) await b.close();
     mqtt.shutdown();

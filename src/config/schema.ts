@@ -52,11 +52,9 @@ export const configSchema = z.strictObject({
       anonymous: anonymous.nullable().default(null),
       /** Datagrams per second from one source address; the excess is dropped. */
       maxDatagramsPerSecond: z.number().int().min(1).default(5000),
+      /** Socket I/O: 'auto' = batched recvmmsg/sendmmsg (native/udp-batch) where built, else node:dgram. */
+      io: z.enum(['auto', 'batched', 'node']).default('auto'),
     }).prefault({}),
-    /**
-     * CoAP over DTLS 1.2 (RFC 7252 §9): devices by PSK (identity = device id) or device certificate.
-     * Off by default until every harness gives it an ephemeral port (a fixed 5684 collides between gateways).
-     */
     /** CoAP over DTLS 1.2 (RFC 7252 §9): devices prove who they are by PSK or certificate. */
     coaps: z.strictObject({
       enabled: z.boolean().default(true),

@@ -8,6 +8,7 @@
  * (NSTART 1, RFC 7252 §4.7) has one exchange in flight, so its duplicates are always found.
  */
 export interface DedupEntry {
+  readonly messageId: number;
   expiresAt: number;
   /** The encoded response to replay; null while the request is still being processed. */
   response: Buffer | null;
@@ -48,12 +49,12 @@ export class DedupCache {
     }
     if (m.delete(messageId)) this.#size--;
     // Insertion order is expiry order for one lifetime: expired and over-cap entries leave from the front.
-    for (const [id, e] of m) {
-      if (e.expiresAt > now && m.size < this.#maxPerPeer) break;
-      m.delete(id);
+    for (const old of m.values()) {
+      if (old.expiresAt > now && m.size < this.#maxPerPeer) break;
+      m.delete(old.messageId);
       this.#size--;
     }
-    const e: DedupEntry = { expiresAt: now + lifetimeMs, response: null };
+    const e: DedupEntry = { messageId, expiresAt: now + lifetimeMs, response: null };
     m.set(messageId, e);
     this.#size++;
     return e;

@@ -25,6 +25,8 @@ export interface CoapListenerDeps {
 
 export interface CoapListeners {
   bound: BoundListener[];
+  /** How the plain-UDP listener does its I/O (null when it is off). */
+  udpIo: 'batched' | 'node' | null;
   /** Ends the live CoAPS (DTLS) sessions authenticated with one of these certificates. */
   closeByCertificate(serials: ReadonlySet<string>): number;
 }
@@ -32,11 +34,14 @@ export interface CoapListeners {
 export async function startCoapListeners(deps: CoapListenerDeps, listeners: PalisadeConfig['listeners']): Promise<CoapListeners> {
   const out: BoundListener[] = [];
   let dtlsServer: DtlsServer | null = null;
+  let udpIo: CoapListeners['udpIo'] = null;
   const c = listeners.coap;
   if (c.enabled) {
     const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
     for (const r of deps.resources ?? []) server.router.add(r.prefix, r.resource);
-    out.push(await startCoapUdpListener(server, { name: 'coap', host: c.host, port: c.port, anonymousSegment: c.anonymous?.segment ?? null, maxDatagramsPerSecond: c.maxDatagramsPerSecond, events: deps.events }));
+    const udp = await startCoapUdpListener(server, { name: 'coap', host: c.host, port: c.port, anonymousSegment: c.anonymous?.segment ?? null, maxDatagramsPerSecond: c.maxDatagramsPerSecond, events: deps.events, io: c.io });
+    udpIo = udp.io;
+    out.push(udp);
   }
   const s = listeners.coaps;
   const dtls = deps.dtls;
@@ -57,6 +62,7 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
   }
   return {
     bound: out,
+    udpIo,
     closeByCertificate: (serials) => dtlsServer?.closeSessions((s) => s.identity.kind === 'certificate' && serials.has(s.identity.cert.serial)) ?? 0,
   };
 }

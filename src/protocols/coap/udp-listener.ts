@@ -5,15 +5,15 @@
  *
  * Floods: each source address may send `maxDatagramsPerSecond`; the excess is dropped (one
  * rate-limited security event), so one address cannot starve the others. Datagrams are
- * processed one at a time from the socket; nothing here buffers per peer.
+ * processed in arrival order; nothing here buffers per peer. The socket is batched native I/O
+ * where built, else node:dgram (udp-socket.ts).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIP } from 'node:net';
 import type { DevicePrincipal } from '../../core/identity/principal.ts';
 import type { BoundListener } from '../mqtt/listeners.ts';
 import { RateLimitedEvents } from './rate-limited-events.ts';
 import type { CoapServer, CoapServerPeer } from './server.ts';
 import type { EventLog } from '../../core/events/event-log.ts';
+import { openUdpSocket, type UdpIo } from './udp-socket.ts';
 
 export interface CoapUdpOptions {
   name: string;
@@ -22,35 +22,47 @@ export interface CoapUdpOptions {
   anonymousSegment: string | null;
   maxDatagramsPerSecond: number;
   events: Pick<EventLog, 'record'>;
+  /** 'auto': batched native I/O when built, else node:dgram. */
+  io?: UdpIo;
 }
 
 /** Largest UDP payload we read; CoAP messages should fit the path MTU (§4.6), this is the hard cap. */
 const MAX_DATAGRAM = 65_507;
 const MAX_PEERS = 100_000;
 
-export async function startCoapUdpListener(server: CoapServer, opts: CoapUdpOptions): Promise<BoundListener & { socket: Socket }> {
-  const socket = createSocket({ type: isIP(opts.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-  const peers = new Map<string, CoapServerPeer>();
+export async function startCoapUdpListener(server: CoapServer, opts: CoapUdpOptions): Promise<BoundListener & { io: 'batched' | 'node' }> {
+  // By address, then port: the transport hands the same address string each time, so no key is
+  // built per datagram.
+  const peers = new Map<string, Map<number, CoapServerPeer>>();
+  let peerCount = 0;
   const buckets = new Map<string, { windowStart: number; count: number }>();
   const limited = new RateLimitedEvents(opts.events);
 
-  const peerFor = (rinfo: RemoteInfo): CoapServerPeer => {
-    const key = `udp:${rinfo.address}:${rinfo.port}`;
-    let peer = peers.get(key);
+  const peerFor = (address: string, port: number): CoapServerPeer => {
+    let byPort = peers.get(address);
+    let peer = byPort?.get(port);
     if (peer) return peer;
-    if (peers.size >= MAX_PEERS) peers.clear();
+    if (peerCount >= MAX_PEERS) {
+      peers.clear();
+      peerCount = 0;
+      byPort = undefined;
+    }
+    if (!byPort) {
+      byPort = new Map();
+      peers.set(address, byPort);
+    }
     const principal: DevicePrincipal | null = opts.anonymousSegment === null
       ? null
-      : { kind: 'device', id: `coap-${rinfo.address}-${rinfo.port}`, segment: opts.anonymousSegment, authMethod: 'anonymous', attrs: {}, certSerial: null, certCommonName: null };
-    const { address, port } = rinfo;
+      : { kind: 'device', id: `coap-${address}-${port}`, segment: opts.anonymousSegment, authMethod: 'anonymous', attrs: {}, certSerial: null, certCommonName: null };
     peer = {
-      key,
+      key: `udp:${address}:${port}`,
       address,
       port,
       send: (d) => socket.send(d, port, address),
       identify: () => principal,
     };
-    peers.set(key, peer);
+    byPort.set(port, peer);
+    peerCount++;
     return peer;
   };
 
@@ -64,33 +76,29 @@ export async function startCoapUdpListener(server: CoapServer, opts: CoapUdpOpti
     return ++b.count <= opts.maxDatagramsPerSecond;
   };
 
-  socket.on('message', (msg, rinfo) => {
-    if (msg.length > MAX_DATAGRAM) return;
-    if (!admit(rinfo.address, Date.now())) {
-      limited.record('coap.rate_limited', 'warning', rinfo.address, null, { limit: opts.maxDatagramsPerSecond });
-      return;
-    }
-    server.receive(peerFor(rinfo), msg);
+  const socket = await openUdpSocket({
+    host: opts.host,
+    port: opts.port,
+    io: opts.io ?? 'auto',
+    bufferBytes: 4 * 1024 * 1024,
+    onDatagram: (msg, address, port) => {
+      if (msg.length > MAX_DATAGRAM) return;
+      if (!admit(address, Date.now())) {
+        limited.record('coap.rate_limited', 'warning', address, null, { limit: opts.maxDatagramsPerSecond });
+        return;
+      }
+      server.receive(peerFor(address, port), msg);
+    },
+    onError: (err) => opts.events.record('coap.socket_error', 'warning', { detail: { listener: opts.name, error: err.message } }),
   });
-  // A send to an unreachable peer surfaces here (ICMP); it must not end the listener.
-  socket.on('error', (err) => opts.events.record('coap.socket_error', 'warning', { detail: { listener: opts.name, error: err.message } }));
-
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(opts.port, opts.host, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = socket.address();
   return {
     name: opts.name,
     host: opts.host,
-    port: bound.port,
-    socket,
-    close: () => new Promise<void>((resolve) => {
+    port: socket.port,
+    io: socket.io,
+    close: async () => {
       server.close();
-      socket.close(() => resolve());
-    }),
+      await socket.close();
+    },
   };
 }
