@@ -13,6 +13,7 @@ import type { EnrollmentRepo } from './enrollment/repo.ts';
 import type { DevicePskRepo } from './psk/repo.ts';
 import type { QueueRepo } from './queues/types.ts';
 import type { ShadowRepo } from './shadows/types.ts';
+import type { BanRepo } from './bans/types.ts';
 
 export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
@@ -21,6 +22,7 @@ export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts
 export type { DevicePskRecord, DevicePskRepo } from './psk/repo.ts';
 export type { LeasedMessage, QueueBounds, QueueMessage, QueueRepo, QueueStats } from './queues/types.ts';
 export type { ShadowRecord, ShadowRepo } from './shadows/types.ts';
+export type { BanInput, BanKind, BanRecord, BanRepo } from './bans/types.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
 
@@ -293,6 +295,7 @@ export interface Store {
   readonly changes: ChangeRepo;
   readonly queues: QueueRepo;
   readonly shadows: ShadowRepo;
+  readonly bans: BanRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

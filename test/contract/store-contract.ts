@@ -12,6 +12,7 @@ import { GENESIS, hashEvent } from '../../src/core/events/event-hash.ts';
 import { verifyChain } from '../../src/core/events/verify.ts';
 import { runOperatorContract } from './operator-contract.ts';
 import { runQueueShadowContract } from './queue-shadow-contract.ts';
+import { runBanContract } from './ban-contract.ts';
 import type {
   CertificateRecord,
   Device,
@@ -179,6 +180,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
 
     runOperatorContract(() => store);
     runQueueShadowContract(() => store);
+    runBanContract(() => store);
 
     it('reports a positive integer schema version', async () => {
       const version = await store.schemaVersion();

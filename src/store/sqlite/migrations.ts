@@ -340,6 +340,34 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 11,
+    name: 'ban list',
+    sql: `
+      CREATE TABLE bans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('address', 'client-id', 'username', 'certificate')),
+        value TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        expires_at INTEGER,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      -- One row, bumped by triggers on every write whoever the writer, so a running gateway
+      -- polls one integer to learn that the CLI or another gateway changed the list.
+      CREATE TABLE ban_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO ban_generation (id, generation) VALUES (1, 0);
+      CREATE TRIGGER bans_insert AFTER INSERT ON bans BEGIN
+        UPDATE ban_generation SET generation = generation + 1 WHERE id = 1;
+      END;
+      CREATE TRIGGER bans_delete AFTER DELETE ON bans BEGIN
+        UPDATE ban_generation SET generation = generation + 1 WHERE id = 1;
+      END;
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

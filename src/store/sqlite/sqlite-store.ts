@@ -22,6 +22,7 @@ import { SqliteRetainedRepo } from './retained-repo.ts';
 import { SqliteSessionRepo } from './session-repo.ts';
 import { SqliteQueueRepo } from './queue-repo.ts';
 import { SqliteShadowRepo } from './shadow-repo.ts';
+import { SqliteBanRepo } from './ban-repo.ts';
 import { attempt, int, text, toStoreError, transactionFor, type Row } from './sql-util.ts';
 
 /** Long enough to ride out a CLI process holding the write lock briefly; short enough to surface a stuck one. */
@@ -100,6 +101,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     changes: new SqliteChangeRepo(db),
     queues: new SqliteQueueRepo(db, tx),
     shadows: new SqliteShadowRepo(db, tx),
+    bans: new SqliteBanRepo(db),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
       attempt('pragmas', () => ({
