@@ -1,12 +1,89 @@
 /**
- * SQL-injection detector entry point (issue 5, point 3). First simple version: a keyword/structure
- * check; replaced by the tokenizing libinjection-style detector (tokenize, fold, fingerprint).
+ * SQL-injection detector (issue 5, point 3), libinjection's method with our own tables:
+ * tokenize (tokenizer.ts), fold to a five-token fingerprint (fold.ts), decide on the fingerprint
+ * (classify.ts). The input is read in three contexts, as-is and as if it started inside a single-
+ * or double-quoted literal (an injection breaks out of one), each also as MySQL when it holds a
+ * MySQL-only comment. Two structural checks run on the raw tokens beside the fingerprint:
+ * time/error-based functions called after an operator (`and sleep(5)`), and inline comments used
+ * to split keywords (`UN/**‍/ION`), re-read with the comments removed.
+ *
+ * Cost: a cheap pre-filter rejects strings without any SQL-significant character or keyword
+ * (most telemetry), and every context reads at most a bounded number of tokens.
  */
 import type { DetectorResult } from '../types.ts';
+import { decide } from './classify.ts';
+import { fold } from './fold.ts';
+import { SqlTokenizer } from './tokenizer.ts';
 
-const QUICK = /(\bunion\b[\s\S]{0,40}\bselect\b)|('\s*(or|and)\s+['"\d])|(\b(sleep|benchmark|waitfor)\s*\()|(;\s*(drop|delete|insert|update|shutdown)\b)/i;
+/** Nothing here can be SQLi: no quote, comment, parenthesis, operator, variable or keyword. */
+const PREFILTER = /['"`();#=<>|&@*\\]|--|\b(?:union|select|sleep|benchmark|waitfor|drop|delete|insert|exec|shutdown|order|group|having|or|and|xor|like|rlike|regexp|not|div)\b/i;
+
+/** Functions whose call after an operator is an attack on its own (time-based, error-based, I/O). */
+const DANGEROUS = new Set(['SLEEP', 'BENCHMARK', 'PG_SLEEP', 'LOAD_FILE', 'EXTRACTVALUE', 'UPDATEXML',
+  'XP_CMDSHELL', 'DBMS_PIPE', 'UTL_INADDR', 'UTL_HTTP', 'NAME_CONST', 'GTID_SUBSET', 'PG_READ_FILE',
+  'SP_EXECUTESQL', 'SP_OACREATE', 'OPENROWSET', 'RANDOMBLOB', 'DBMS_LOCK', 'CTXSYS', 'GET_LOCK',
+  'MASTER_POS_WAIT', 'JSON_KEYS', 'POLYGON', 'MULTIPOINT', 'GEOMETRYCOLLECTION', 'EXP']);
+/** Tokens after which a call is in an expression an attacker controls, not a sentence. */
+const CALL_AFTER = new Set(['&', 'o', ',', '(', 'E', ';', 'k', 'B', 'U']);
+/** Bound on raw tokens scanned by the structural check (fold.ts bounds its own). */
+const MAX_SCAN = 256;
+
+function fingerprintIn(s: string, quote: string, mysql: boolean): { hit: boolean; fp: string; mysqlComment: boolean } {
+  const tz = new SqlTokenizer(s, quote, mysql);
+  const f = fold(tz);
+  const hit = decide({ fingerprint: f.fingerprint, tokens: f.tokens, raw: tz.count, quote, input: s });
+  return { hit, fp: f.fingerprint, mysqlComment: tz.sawMysqlComment };
+}
+
+/** `x' and sleep(5)`, `1 or benchmark(1e7,md5(1))`, `' waitfor delay '0:0:5'`. */
+function dangerousCall(s: string, quote: string): string | null {
+  const tz = new SqlTokenizer(s, quote, true);
+  let prev = '';
+  let prevVal = '';
+  let pending = '';
+  for (let i = 0; i < MAX_SCAN; i++) {
+    const t = tz.next();
+    if (t === null) return null;
+    if (t.type === 'c') continue;
+    if (pending !== '' && t.type === '(') return pending;
+    pending = '';
+    if (t.type === 'f' && DANGEROUS.has(t.val) && (CALL_AFTER.has(prev) || (prev === 's' && quote !== ''))) {
+      pending = `${prev}f(`;
+    }
+    if (t.type === 'k' && t.val === 'DELAY' && prevVal === 'WAITFOR') return 'kk';
+    if (t.type === 's' && prevVal === 'DELAY' && prev === 'k') return 'ks';
+    prev = t.type;
+    prevVal = t.val;
+  }
+  return null;
+}
+
+function contexts(s: string): DetectorResult {
+  const quotes = [''];
+  if (s.includes("'")) quotes.push("'");
+  if (s.includes('"')) quotes.push('"');
+  for (const q of quotes) {
+    const a = fingerprintIn(s, q, q === '"');
+    if (a.hit) return { detected: true, fingerprint: a.fp };
+    if (a.mysqlComment && q !== '"') {
+      const b = fingerprintIn(s, q, true);
+      if (b.hit) return { detected: true, fingerprint: b.fp };
+    }
+    const d = dangerousCall(s, q);
+    if (d !== null) return { detected: true, fingerprint: d };
+  }
+  return { detected: false };
+}
 
 export function detectSqli(input: string): DetectorResult {
-  const m = QUICK.exec(input);
-  return m ? { detected: true, fingerprint: 'pre' } : { detected: false };
+  if (input.length === 0 || !PREFILTER.test(input)) return { detected: false };
+  const r = contexts(input);
+  if (r.detected) return r;
+  // Keywords split by empty inline comments (UN/**/ION SEL/**/ECT) reach databases whose
+  // front end strips comments first; read the input again without them.
+  if (input.includes('/*')) {
+    const joined = input.replace(/\/\*[^!]*?\*\//g, '');
+    if (joined !== input && PREFILTER.test(joined)) return contexts(joined);
+  }
+  return r;
 }
