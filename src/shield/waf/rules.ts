@@ -1,0 +1,178 @@
+/**
+ * The rule table (issue 5, point 3): CRS-like ids, category, severity and paranoia level, each
+ * rule gated by a character-class trigger (charclass.ts) so that it runs only on strings that
+ * could possibly match. PL1 holds the detectors (tokenizing SQLi and XSS, the shell tokenizer,
+ * traversal, OS files, wrappers, SSRF hosts); PL2..PL4 add the stricter, noisier checks, as the
+ * OWASP Core Rule Set does (crs-setup.conf: higher paranoia, more false positives).
+ */
+import { CC } from './charclass.ts';
+import { detectSqli } from './sqli/index.ts';
+import { detectXss } from './xss/index.ts';
+import { detectBareCommand, detectCodeInjection, detectShellInjection, detectWindowsCommand } from './rce.ts';
+import { detectNullByte, detectOsFile, detectSystemPath, detectTraversal, detectWrapper } from './lfi.ts';
+import { scanUrls } from './ssrf.ts';
+import type { ParanoiaLevel, WafCategory, WafSeverity } from './types.ts';
+
+export interface RuleMatch {
+  match: string;
+  fingerprint?: string;
+}
+
+export interface WafRule {
+  id: string;
+  category: WafCategory;
+  severity: WafSeverity;
+  paranoia: ParanoiaLevel;
+  description: string;
+  /** Runs only when the string's class mask shares a bit with this (charclass.ts). */
+  trigger: number;
+  /** SSRF-style rules look at arguments only (query, body, payload), not at the path or headers. */
+  argsOnly?: boolean;
+  test(s: string, mask: number): RuleMatch | null;
+}
+
+const SQLI_TRIGGER = CC.QUOTE | CC.SEMI | CC.EQ | CC.PAREN | CC.HASH | CC.DASHDASH | CC.STAR | CC.PIPE | CC.AMP | CC.KEYWORD;
+const XSS_TRIGGER = CC.LT | CC.GT | CC.EQ | CC.PAREN | CC.QUOTE | CC.SEMI | CC.BRACE;
+const SHELL_TRIGGER = CC.SEMI | CC.PIPE | CC.AMP | CC.DOLLAR | CC.QUOTE | CC.CTRL | CC.PAREN | CC.BRACE | CC.LT | CC.GT;
+
+function fromDetector(r: { detected: boolean; fingerprint?: string }, s: string): RuleMatch | null {
+  if (!r.detected) return null;
+  return r.fingerprint === undefined ? { match: s.slice(0, 64) } : { match: s.slice(0, 64), fingerprint: r.fingerprint };
+}
+
+function bits(mask: number): number {
+  let n = 0;
+  for (let m = mask; m !== 0; m &= m - 1) n++;
+  return n;
+}
+
+const SQL_COMMENT_KEYWORD_RE = /\b(?:select|union|insert|update|delete|drop|or|and|where|from|having|exec|order\s+by|group\s+by|sleep|benchmark)\b[\s\S]{0,200}?(?:--|#|\/\*)|(?:--|#|\/\*)[\s\S]{0,200}?\b(?:select|union|insert|update|delete|drop|where|from)\b/i;
+const XSS_LOOSE_RE = /<[a-z!/?]|\bon[a-z]{3,}\s*=|(?:java|vb)script\s*:|\bsrcdoc\s*=|\bformaction\s*=/i;
+
+export const RULES: readonly WafRule[] = [
+  // ---- paranoia level 1 -------------------------------------------------------------------
+  {
+    id: '942100', category: 'sqli', severity: 'critical', paranoia: 1, trigger: SQLI_TRIGGER,
+    description: 'SQL injection (tokenizing detector, libinjection style)',
+    test: (s) => fromDetector(detectSqli(s), s),
+  },
+  {
+    id: '941100', category: 'xss', severity: 'critical', paranoia: 1, trigger: XSS_TRIGGER,
+    description: 'cross-site scripting (HTML/JavaScript tokenizing detector)',
+    test: (s) => fromDetector(detectXss(s), s),
+  },
+  {
+    id: '932100', category: 'rce', severity: 'critical', paranoia: 1, trigger: SHELL_TRIGGER,
+    description: 'Unix/Windows command injection after a shell separator',
+    test: (s) => detectShellInjection(s),
+  },
+  {
+    id: '932120', category: 'rce', severity: 'critical', paranoia: 1,
+    trigger: CC.KEYWORD | CC.SLASH | CC.PAREN | CC.PERCENT,
+    description: 'Windows cmd / PowerShell command',
+    test: (s) => detectWindowsCommand(s),
+  },
+  {
+    id: '932130', category: 'rce', severity: 'critical', paranoia: 1,
+    trigger: CC.PAREN | CC.DOLLAR | CC.LT | CC.SEMI | CC.SCHEME,
+    description: 'code injection (PHP functions after a break-out, Log4Shell JNDI lookup, expect://)',
+    test: (s) => detectCodeInjection(s),
+  },
+  {
+    id: '930100', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.DOTDOT | CC.LOOKALIKE,
+    description: 'path traversal (../ in any encoding)',
+    test: (s) => detectTraversal(s),
+  },
+  {
+    id: '930110', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.SCHEME | CC.COLON,
+    description: 'file inclusion through a stream wrapper (php://filter, file://, phar://, zip://)',
+    test: (s) => detectWrapper(s),
+  },
+  {
+    id: '930120', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.SLASH,
+    description: 'access to an OS file (/etc/passwd, C:\\windows\\win.ini, .ssh/id_rsa, ...)',
+    test: (s) => detectOsFile(s),
+  },
+  {
+    id: '930130', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.CTRL,
+    description: 'NUL byte next to a path (extension truncation)',
+    test: (s) => detectNullByte(s),
+  },
+  {
+    id: '934100', category: 'ssrf', severity: 'critical', paranoia: 1, trigger: CC.SCHEME, argsOnly: true,
+    description: 'SSRF: URL to loopback, cloud metadata, an obfuscated IP, or a gopher/dict/file scheme',
+    test: (s) => {
+      const h = scanUrls(s).find((x) => x.kind !== 'private');
+      return h === undefined ? null : { match: h.match, fingerprint: h.kind };
+    },
+  },
+  // ---- paranoia level 2 -------------------------------------------------------------------
+  {
+    id: '942200', category: 'sqli', severity: 'critical', paranoia: 2, trigger: CC.DASHDASH | CC.HASH | CC.STAR,
+    description: 'SQL keyword together with a comment marker',
+    test: (s, mask) => {
+      if ((mask & CC.KEYWORD) === 0) return null;
+      const m = SQL_COMMENT_KEYWORD_RE.exec(s);
+      return m ? { match: s.slice(m.index, m.index + 64) } : null;
+    },
+  },
+  {
+    id: '941200', category: 'xss', severity: 'critical', paranoia: 2, trigger: CC.LT | CC.EQ | CC.COLON,
+    description: 'HTML tag opener, event handler attribute or script: URI',
+    test: (s) => {
+      const m = XSS_LOOSE_RE.exec(s);
+      return m ? { match: s.slice(m.index, m.index + 64) } : null;
+    },
+  },
+  {
+    id: '932200', category: 'rce', severity: 'critical', paranoia: 2,
+    trigger: CC.SLASH | CC.GT | CC.SEMI | CC.PIPE | CC.AMP | CC.DOLLAR | CC.QUOTE | CC.SCHEME,
+    description: 'value starting with a command and an argument, or redirecting into a path',
+    test: (s) => detectBareCommand(s),
+  },
+  {
+    id: '930140', category: 'lfi', severity: 'critical', paranoia: 2, trigger: CC.SLASH,
+    description: 'absolute path into a system directory',
+    test: (s) => detectSystemPath(s),
+  },
+  {
+    id: '934200', category: 'ssrf', severity: 'critical', paranoia: 2, trigger: CC.SCHEME, argsOnly: true,
+    description: 'SSRF: URL to a private (RFC 1918 / RFC 4193) address',
+    test: (s) => {
+      const h = scanUrls(s).find((x) => x.kind === 'private');
+      return h === undefined ? null : { match: h.match, fingerprint: h.kind };
+    },
+  },
+  // ---- paranoia level 3 -------------------------------------------------------------------
+  {
+    id: '942300', category: 'sqli', severity: 'warning', paranoia: 3,
+    trigger: CC.QUOTE | CC.SEMI | CC.DASHDASH | CC.HASH | CC.STAR,
+    description: 'short value with two or more kinds of SQL meta characters',
+    test: (s, mask) => {
+      if (s.length > 64) return null;
+      return bits(mask & (CC.QUOTE | CC.SEMI | CC.DASHDASH | CC.HASH | CC.STAR | CC.EQ | CC.PAREN)) >= 2 ? { match: s.slice(0, 64) } : null;
+    },
+  },
+  {
+    id: '941300', category: 'xss', severity: 'warning', paranoia: 3, trigger: CC.LT | CC.GT,
+    description: 'angle bracket in a value',
+    test: (s) => ({ match: s.slice(0, 64) }),
+  },
+  {
+    id: '932300', category: 'rce', severity: 'warning', paranoia: 3, trigger: CC.SEMI | CC.PIPE | CC.DOLLAR | CC.QUOTE,
+    description: 'shell meta character (; | $ `) in a value',
+    test: (s) => (/[;|`]|\$[({]/.test(s) ? { match: s.slice(0, 64) } : null),
+  },
+  // ---- paranoia level 4 -------------------------------------------------------------------
+  {
+    id: '942400', category: 'sqli', severity: 'notice', paranoia: 4, trigger: CC.QUOTE | CC.SEMI,
+    description: 'any quote or semicolon',
+    test: (s) => ({ match: s.slice(0, 64) }),
+  },
+  {
+    id: '920400', category: 'protocol', severity: 'notice', paranoia: 4, trigger: CC.CTRL,
+    description: 'control character in a value',
+    // eslint-disable-next-line no-control-regex -- control characters are what this rule reports
+    test: (s) => (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(s) ? { match: s.slice(0, 64) } : null),
+  },
+];

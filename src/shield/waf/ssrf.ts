@@ -1,0 +1,127 @@
+/**
+ * Server-side request forgery URLs (issue 5, point 3; CRS 934xxx). Every `scheme://authority`
+ * in the value is parsed; its host is classified the way a resolver or `inet_aton` would read
+ * it, so `http://2130706433/`, `http://0x7f.1/`, `http://0177.0.0.1/`, `http://[::ffff:127.0.0.1]/`
+ * and `http://127.0.0.1.nip.io/` are all loopback. Schemes that reach non-HTTP services from an
+ * HTTP client (gopher, dict, file, ldap, tftp, jar, netdoc) are hits whatever the host.
+ */
+
+export type SsrfClass = 'scheme' | 'metadata' | 'loopback' | 'obfuscated' | 'private';
+
+export interface SsrfHit {
+  kind: SsrfClass;
+  match: string;
+}
+
+const URL_RE = /([a-z][a-z0-9+.-]{0,15}):\/\/([^/?#\s"'<>`\\]{0,255})/gi;
+const DANGEROUS_SCHEMES = new Set(['gopher', 'dict', 'file', 'ldap', 'ldaps', 'tftp', 'jar', 'netdoc', 'sftp', 'ldapi']);
+const METADATA_HOSTS = new Set([
+  'metadata.google.internal', 'metadata', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal',
+  'metadata.azure.com', 'metadata.packet.net', 'metadata.tencentyun.com', '100.100.100.200',
+  '169.254.169.254', '169.254.170.2', 'fd00:ec2::254', 'fd00:ec2::23',
+]);
+
+/** inet_aton: 1..4 parts, each decimal, octal (leading 0) or hex (0x). Returns [addr, obfuscated]. */
+export function parseIpv4Loose(host: string): [number, boolean] | null {
+  const parts = host.split('.');
+  if (parts.length < 1 || parts.length > 4) return null;
+  const vals: number[] = [];
+  let odd = parts.length !== 4;
+  for (const p of parts) {
+    let v: number;
+    if (/^0x[0-9a-f]*$/i.test(p)) {
+      v = p.length === 2 ? 0 : parseInt(p.slice(2), 16);
+      odd = true;
+    } else if (/^0[0-7]+$/.test(p)) {
+      v = parseInt(p, 8);
+      odd = true;
+    } else if (/^\d+$/.test(p)) {
+      v = parseInt(p, 10);
+    } else return null;
+    vals.push(v);
+  }
+  const last = vals[vals.length - 1] ?? 0;
+  let addr: number;
+  const b = (i: number): number => vals[i] ?? 0;
+  if (vals.length === 1) addr = last;
+  else if (vals.length === 2) addr = b(0) * 2 ** 24 + last;
+  else if (vals.length === 3) addr = b(0) * 2 ** 24 + b(1) * 2 ** 16 + last;
+  else addr = b(0) * 2 ** 24 + b(1) * 2 ** 16 + b(2) * 2 ** 8 + last;
+  if (vals.slice(0, -1).some((v) => v > 255) || addr > 0xffffffff) return null;
+  return [addr, odd];
+}
+
+function classifyV4(addr: number): SsrfClass | null {
+  const a = Math.floor(addr / 2 ** 24);
+  const b2 = Math.floor(addr / 2 ** 16) & 0xff;
+  if (a === 127 || a === 0) return 'loopback'; // RFC 1122 §3.2.1.3: 127/8 loopback, 0/8 "this host"
+  if (a === 169 && b2 === 254) return 'metadata'; // RFC 3927 link-local, cloud metadata lives here
+  if (addr === 0x646464c8) return 'metadata'; // 100.100.100.200 (Alibaba)
+  if (a === 10 || (a === 172 && b2 >= 16 && b2 <= 31) || (a === 192 && b2 === 168)) return 'private'; // RFC 1918
+  if (a === 100 && b2 >= 64 && b2 <= 127) return 'private'; // RFC 6598 shared address space
+  return null;
+}
+
+function classifyV6(h: string): SsrfClass | null {
+  const x = h.toLowerCase();
+  if (x === '::1' || x === '::' || /^0*:0*:0*:0*:0*:0*:0*:0*1?$/.test(x) || /^(?:0+:){7}0*1$/.test(x)) return 'loopback';
+  const mapped = /^::ffff:(?:0+:)?([\d.]+)$/.exec(x) ?? /^::([\d.]+)$/.exec(x);
+  if (mapped !== null) {
+    const v4 = parseIpv4Loose(mapped[1] ?? '');
+    if (v4 !== null) return classifyV4(v4[0]) ?? 'obfuscated';
+  }
+  if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(x)) return 'obfuscated';
+  if (METADATA_HOSTS.has(x)) return 'metadata';
+  if (/^fe[89ab][0-9a-f]?:/.test(x)) return 'metadata'; // RFC 4291 link-local
+  if (/^f[cd][0-9a-f]{2}:/.test(x)) return 'private'; // RFC 4193 unique local
+  return null;
+}
+
+export function classifyHost(rawHost: string): SsrfClass | null {
+  let h = rawHost.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return classifyV6(h.slice(1, end === -1 ? undefined : end).replace(/%.*$/, ''));
+  }
+  h = h.replace(/:\d*$/, '').replace(/\.$/, '');
+  if (h.length === 0) return null;
+  if (METADATA_HOSTS.has(h)) return 'metadata';
+  if (h === 'localhost' || h.endsWith('.localhost') || h === 'localhost.localdomain' || h === 'ip6-localhost') return 'loopback';
+  const v4 = parseIpv4Loose(h);
+  if (v4 !== null) {
+    const cls = classifyV4(v4[0]);
+    if (v4[1]) return cls === 'private' || cls === null ? 'obfuscated' : cls;
+    return cls;
+  }
+  // Wildcard DNS services that resolve a name to the address written in it.
+  const wild = /^(?:.*?[.-])?((?:\d{1,3}[.-]){3}\d{1,3})\.(?:nip\.io|sslip\.io|xip\.io|localtest\.me|traefik\.me)$/.exec(h);
+  if (wild !== null) {
+    const inner = parseIpv4Loose((wild[1] ?? '').replace(/-/g, '.'));
+    if (inner !== null) return classifyV4(inner[0]) ?? null;
+  }
+  if (h.endsWith('.localtest.me') || h === 'localtest.me') return 'loopback';
+  return null;
+}
+
+/** All SSRF-looking URLs in `input`; the most severe class first is enough for a rule. */
+export function scanUrls(input: string): SsrfHit[] {
+  if (input.indexOf('://') === -1) return [];
+  const hits: SsrfHit[] = [];
+  URL_RE.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  let guard = 0;
+  while ((m = URL_RE.exec(input)) !== null && guard++ < 32) {
+    const scheme = (m[1] ?? '').toLowerCase();
+    const authority = m[2] ?? '';
+    const match = input.slice(m.index, m.index + 64);
+    if (DANGEROUS_SCHEMES.has(scheme)) {
+      hits.push({ kind: 'scheme', match });
+      continue;
+    }
+    const at = authority.lastIndexOf('@');
+    const host = at === -1 ? authority : authority.slice(at + 1);
+    const cls = classifyHost(host);
+    if (cls !== null) hits.push({ kind: cls, match });
+  }
+  return hits;
+}
