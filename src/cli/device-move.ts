@@ -12,8 +12,10 @@ import { QUARANTINE_SEGMENT } from '../core/policy/builtin.ts';
 import type { Store } from '../core/ports.ts';
 import { addCommonOptions, cliActor, withStore, type CommonOptions } from './common.ts';
 
-/** The attribute that remembers where a quarantined device came from, for `release`. */
-export const QUARANTINED_FROM_ATTR = 'palisade.quarantinedFrom';
+import { QUARANTINED_FROM_ATTR } from '../core/fleet/quarantine.ts';
+
+/** The attribute that remembers where a quarantined device came from (core/fleet/quarantine.ts, shared with the anomaly detector). */
+export { QUARANTINED_FROM_ATTR };
 
 
 

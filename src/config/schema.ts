@@ -3,6 +3,7 @@
  * here; objects are strict so an unknown key stops the start with a line that names it.
  */
 import { z } from 'zod';
+import { anomalySchema } from './anomaly.ts';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -105,6 +106,8 @@ export const configSchema = z.strictObject({
       maxBanMs: z.number().int().min(1).default(3_600_000),
       windowMs: z.number().int().min(1).default(900_000),
     }).prefault({}),
+    /** Behavioural anomaly detection with mitigations (src/shield/anomaly, config/anomaly.ts). */
+    anomaly: anomalySchema.prefault({}),
   }).prefault({}),
   secrets: z.strictObject({
     /** Master keyring file for secrets at rest (0600); null: DATA_DIR/master.key, created on first start. */
