@@ -3,6 +3,7 @@
  * here; objects are strict so an unknown key stops the start with a line that names it.
  */
 import { z } from 'zod';
+import { replaySchema } from './replay.ts';
 import { anomalySchema } from './anomaly.ts';
 
 const port = z.number().int().min(0).max(65535);
@@ -106,6 +107,8 @@ export const configSchema = z.strictObject({
       maxBanMs: z.number().int().min(1).default(3_600_000),
       windowMs: z.number().int().min(1).default(900_000),
     }).prefault({}),
+    /** Replay protection for protected topics and commands (config/replay.ts, shield/replay). */
+    replay: replaySchema.prefault({}),
     /** Behavioural anomaly detection with mitigations (src/shield/anomaly, config/anomaly.ts). */
     anomaly: anomalySchema.prefault({}),
   }).prefault({}),

@@ -13,6 +13,7 @@ import type { EnrollmentRepo } from './enrollment/repo.ts';
 import type { DevicePskRepo } from './psk/repo.ts';
 import type { QueueRepo } from './queues/types.ts';
 import type { ShadowRepo } from './shadows/types.ts';
+import type { ReplayStateRepo } from './replay/types.ts';
 import type { BanRepo } from './bans/types.ts';
 
 export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
@@ -22,6 +23,7 @@ export type { EnrollmentRepo, EnrollmentTokenRecord } from './enrollment/repo.ts
 export type { DevicePskRecord, DevicePskRepo } from './psk/repo.ts';
 export type { LeasedMessage, QueueBounds, QueueMessage, QueueRepo, QueueStats } from './queues/types.ts';
 export type { ShadowRecord, ShadowRepo } from './shadows/types.ts';
+export type { ReplayCounterRecord, ReplayStateRepo, ReplayStream } from './replay/types.ts';
 export type { BanInput, BanKind, BanRecord, BanRepo } from './bans/types.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
@@ -295,6 +297,8 @@ export interface Store {
   readonly changes: ChangeRepo;
   readonly queues: QueueRepo;
   readonly shadows: ShadowRepo;
+  /** Replay protection counters (core/replay). */
+  readonly replay: ReplayStateRepo;
   readonly bans: BanRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;

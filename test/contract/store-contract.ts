@@ -11,6 +11,7 @@ import { ErrorCodes, PalisadeError, type ErrorCode } from '../../src/core/errors
 import { GENESIS, hashEvent } from '../../src/core/events/event-hash.ts';
 import { verifyChain } from '../../src/core/events/verify.ts';
 import { runOperatorContract } from './operator-contract.ts';
+import { runReplayContract } from './replay-contract.ts';
 import { runQueueShadowContract } from './queue-shadow-contract.ts';
 import { runBanContract } from './ban-contract.ts';
 import type {
@@ -180,6 +181,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
 
     runOperatorContract(() => store);
     runQueueShadowContract(() => store);
+    runReplayContract(() => store);
     runBanContract(() => store);
 
     it('reports a positive integer schema version', async () => {

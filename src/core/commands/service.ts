@@ -8,16 +8,23 @@
  * DEVICE_OFFLINE (HTTP 409) rather than queued: a command is an exchange with a deadline, and
  * one queued for an absent device would run long after the operator stopped waiting.
  * Every command is one `admin.command` event: who sent it, what, to which device, the outcome.
+ *
+ * With a CommandCounter (issue 5, point 5) each command carries the device's next outbound
+ * counter, which the transport puts on the wire (device-kit/wire.ts: MQTT 5 user property
+ * `palisade-ctr`, the envelope for 3.1.1) so the device can refuse a replayed command.
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, PalisadeError } from '../errors.ts';
 import type { EventLog } from '../events/event-log.ts';
+import type { CommandCounter } from '../replay/outbound.ts';
 
 export interface CommandRequest {
   deviceId: string;
   name: string;
   payload: Buffer;
   correlationId: string;
+  /** Replay counter to stamp on the command; null when commands are not stamped. */
+  counter: number | null;
 }
 
 export interface CommandTransport {
@@ -51,11 +58,13 @@ export class CommandService {
   readonly #events: Pick<EventLog, 'record'>;
   readonly #settings: CommandSettings;
   readonly #pending = new Map<string, Pending>();
+  readonly #counter: CommandCounter | null;
   #transport: CommandTransport | null = null;
 
-  constructor(deps: { events: Pick<EventLog, 'record'>; settings: CommandSettings }) {
+  constructor(deps: { events: Pick<EventLog, 'record'>; settings: CommandSettings; counter?: CommandCounter | null }) {
     this.#events = deps.events;
     this.#settings = deps.settings;
+    this.#counter = deps.counter ?? null;
   }
 
   setTransport(t: CommandTransport): void {
@@ -89,7 +98,8 @@ export class CommandService {
         },
       });
     });
-    if (!this.#transport?.deliver({ deviceId, name, payload, correlationId })) {
+    const counter = this.#counter?.next(deviceId) ?? null;
+    if (!this.#transport?.deliver({ deviceId, name, payload, correlationId, counter })) {
       this.#pending.get(correlationId)?.resolve(Buffer.alloc(0));
       record('offline');
       throw new PalisadeError(ErrorCodes.DEVICE_OFFLINE, 'device has no live session subscribed to its commands', { detail: { deviceId } });

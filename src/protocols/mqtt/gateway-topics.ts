@@ -19,6 +19,7 @@ import type { AppMessage } from '../../core/messaging/message.ts';
 import { topicMatches } from '../../core/messaging/topics.ts';
 import { COMMAND_TOPIC_PREFIX, SHADOW_TOPIC_PREFIX, gatewayFilterDecision } from '../../core/messaging/gateway-filters.ts';
 import type { CommandService, CommandTransport } from '../../core/commands/service.ts';
+import { commandOnWire } from '../../core/commands/wire.ts';
 import type { Decision } from '../../core/policy/types.ts';
 import type { ShadowService, ShadowUpdateResult } from '../../core/shadows/service.ts';
 import type { MqttConnection } from './connection.ts';
@@ -82,8 +83,11 @@ export function mqttCommandTransport(broker: Broker): CommandTransport {
         const topic = v5 ? base : `${base}/${cmd.correlationId}`;
         const sub = [...s.subscriptions.values()].find((x) => topicMatches(x.filter, topic));
         if (!sub) continue;
-        const properties = v5 ? { responseTopic: `${base}/reply`, correlationData: Buffer.from(cmd.correlationId).toString('base64') } : {};
-        const message: AppMessage = { topic, payload: cmd.payload, qos: 1, retain: false, properties, expiresAt: null, origin: null };
+        // The replay counter (issue 5, point 5): a user property on v5, the envelope on 3.1.1.
+        const wire = commandOnWire(cmd, v5);
+        const stamped = wire.userProperties.length > 0 ? { userProperties: wire.userProperties } : {};
+        const properties = v5 ? { responseTopic: `${base}/reply`, correlationData: Buffer.from(cmd.correlationId).toString('base64'), ...stamped } : {};
+        const message: AppMessage = { topic, payload: wire.payload, qos: 1, retain: false, properties, expiresAt: null, origin: null };
         s.deliver({ message, qos: Math.min(1, sub.qos) as 0 | 1, retain: false, subscriptionIds: sub.subscriptionId === null ? [] : [sub.subscriptionId] });
         delivered++;
       }

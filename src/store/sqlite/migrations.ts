@@ -341,6 +341,21 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'replay protection counters',
+    sql: `
+      -- core/replay: highest counter per device and stream ('up', 'cmd'), written every K and on clean stop.
+      CREATE TABLE replay_counters (
+        device_id TEXT NOT NULL,
+        stream TEXT NOT NULL CHECK (stream IN ('up', 'cmd')),
+        highest INTEGER NOT NULL CHECK (highest >= 0),
+        clean INTEGER NOT NULL CHECK (clean IN (0, 1)),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, stream)
+      ) STRICT;
+    `,
+  },
+  {
     version: 11,
     name: 'ban list',
     sql: `

@@ -22,6 +22,7 @@ import { SqliteRetainedRepo } from './retained-repo.ts';
 import { SqliteSessionRepo } from './session-repo.ts';
 import { SqliteQueueRepo } from './queue-repo.ts';
 import { SqliteShadowRepo } from './shadow-repo.ts';
+import { SqliteReplayRepo } from './replay-repo.ts';
 import { SqliteBanRepo } from './ban-repo.ts';
 import { attempt, int, text, toStoreError, transactionFor, type Row } from './sql-util.ts';
 
@@ -101,6 +102,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     changes: new SqliteChangeRepo(db),
     queues: new SqliteQueueRepo(db, tx),
     shadows: new SqliteShadowRepo(db, tx),
+    replay: new SqliteReplayRepo(db, tx),
     bans: new SqliteBanRepo(db),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
