@@ -69,9 +69,12 @@ export class ReplayStamper {
   }
 }
 
-/** A nonce stamp: 128 random bits (base64url) and the device's clock; needs no stored state, but a set clock. */
+/**
+ * A nonce stamp: 144 random bits (24 base64url characters, the format's minimum length) and the
+ * device's clock; needs no stored state, but a set clock.
+ */
 export function nonceStamp(now: number = Date.now()): ReplayStamp {
-  return { kind: 'nonce', nonce: randomBytes(16).toString('base64url'), ts: now };
+  return { kind: 'nonce', nonce: randomBytes(18).toString('base64url'), ts: now };
 }
 
 export interface VerifierOptions {
