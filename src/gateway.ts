@@ -25,6 +25,8 @@ import { startHttpsListener, startTcpListener, startTlsListener, type BoundListe
 import { MqttServer } from './protocols/mqtt/server.ts';
 import { Admission } from './shield/admission.ts';
 import { AuthThrottle } from './shield/auth-throttle.ts';
+import { startAdmissionShield } from './shield/bans/from-config.ts';
+import { banRoutes } from './protocols/http/ban-routes.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
 import { RevocationWatcher } from './core/identity/revocation-watcher.ts';
@@ -97,11 +99,14 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const authenticator = new Authenticator(store);
   // The policy language: config grants become policies next to those stored with `palisade policy`.
   const policy = new ZeroTrustPolicyEngine(await currentPolicyConfig(store, config));
-  const admission = new Admission(config.shield);
+  // Bans (kept in the store, other processes' changes seen within reloadMs), rates, flapping (issue 5, point 1).
+  const admitting = await startAdmissionShield(config, store, events);
+  const admission = new Admission(config.shield, { bans: admitting.bans });
   const throttle = new AuthThrottle(config.shield.authThrottle);
   // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
   const exchanges = createExchanges({ store, events, broker, config });
-  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, limits, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
+  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
+  admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));
   const crl = new CrlCache(pki.ca, store);
   // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
   const deviceMessaging = new DeviceMessaging({ broker, policy, events, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
@@ -126,6 +131,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const credentialChecker = shippedCredentialChecker();
   const admin = adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() });
   httpRoutes.push(...admin.routes);
+  httpRoutes.push(banRoutes({ bans: admitting.bans, service: admin.service }));
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
   // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
@@ -146,7 +152,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
     }
     if (l.https.enabled) {
-      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, headersTimeoutMs: config.shield.http.headersTimeoutMs, requestTimeoutMs: config.shield.http.requestTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
     coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
     bound.push(...coap.bound);
@@ -154,6 +160,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   } catch (err) {
     for (const b of bound) await b.close();
     mqtt.shutdown();
+    admitting.stop();
     await store.close();
     throw err;
   }
@@ -187,6 +194,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       stopped = true;
       stopSys();
       revocations.stop();
+      admitting.stop();
       changes.stop();
       deviceMessaging.stop();
       exchanges.stop();

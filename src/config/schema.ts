@@ -3,6 +3,7 @@
  * here; objects are strict so an unknown key stops the start with a line that names it.
  */
 import { z } from 'zod';
+import { bansSchema, connectionRateSchema, flappingSchema, httpTimeoutsSchema } from './admission.ts';
 import { replaySchema } from './replay.ts';
 import { anomalySchema } from './anomaly.ts';
 
@@ -107,6 +108,11 @@ export const configSchema = z.strictObject({
       maxBanMs: z.number().int().min(1).default(3_600_000),
       windowMs: z.number().int().min(1).default(900_000),
     }).prefault({}),
+    /** Admission (config/admission.ts): connection rates, the ban list, flapping, HTTPS slow-loris bounds. */
+    connectionRate: connectionRateSchema.prefault({}),
+    bans: bansSchema.prefault({}),
+    flapping: flappingSchema.prefault({}),
+    http: httpTimeoutsSchema.prefault({}),
     /** Replay protection for protected topics and commands (config/replay.ts, shield/replay). */
     replay: replaySchema.prefault({}),
     /** Behavioural anomaly detection with mitigations (src/shield/anomaly, config/anomaly.ts). */

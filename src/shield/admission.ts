@@ -1,29 +1,105 @@
 /**
- * shield.admit (DESIGN.md §1): the first gate, decided on the remote address alone before any
- * parsing or cryptography. Caps concurrent connections overall and per address. Connection
- * rates, bans and flapping detection build on this in the shield issue.
+ * shield.admit (DESIGN.md §1): the first gate, decided on the remote address alone at accept,
+ * before any parsing or cryptography (before the TLS handshake on TLS listeners). In order:
+ * the ban list (addresses and CIDR blocks), the per-address connection rate, the global accept
+ * rate, then the concurrent caps overall and per address (issue 5, point 1).
+ *
+ * Rates are token buckets (a sustained rate with a burst). The per-address bucket is checked
+ * before the global one, so a flood from one address is refused by its own bucket without
+ * spending the global budget that other devices share.
  */
+import type { BanList, BanRecord } from './bans/types.ts';
+
+export interface ConnectionRateLimits {
+  /** New connections per second from one address, sustained; 0 turns the limit off. */
+  perAddressPerSecond: number;
+  perAddressBurst: number;
+  /** New connections per second over all addresses; 0 turns the limit off. */
+  globalPerSecond: number;
+  globalBurst: number;
+}
+
 export interface AdmissionLimits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  connectionRate?: ConnectionRateLimits;
 }
 
-export type AdmissionVerdict = { admitted: true } | { admitted: false; reason: 'max-connections' | 'max-per-address' };
+export type AdmissionRefusal = 'max-connections' | 'max-per-address' | 'address-rate' | 'global-rate' | 'banned';
+
+export type AdmissionVerdict = { admitted: true } | { admitted: false; reason: Exclude<AdmissionRefusal, 'banned'> } | { admitted: false; reason: 'banned'; ban: BanRecord };
+
+/** A token bucket: `rate` tokens a second up to `burst`; take() spends one. */
+export class TokenBucket {
+  readonly rate: number;
+  readonly burst: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(rate: number, burst: number, now: number) {
+    this.rate = rate;
+    this.burst = Math.max(1, burst);
+    this.#tokens = this.burst;
+    this.#at = now;
+  }
+
+  #refill(now: number): void {
+    if (now > this.#at) {
+      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
+      this.#at = now;
+    }
+  }
+
+  take(now: number): boolean {
+    this.#refill(now);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Whether the bucket has refilled completely (and can be forgotten). */
+  full(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.burst;
+  }
+}
+
+/** Address buckets kept before full ones are swept out. */
+const SWEEP_AT = 10_000;
 
 export class Admission {
   readonly #limits: AdmissionLimits;
   readonly #perAddress = new Map<string, number>();
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #global: TokenBucket | null;
+  readonly #now: () => number;
+  #bans: BanList | null;
   #total = 0;
 
-  constructor(limits: AdmissionLimits) {
+  constructor(limits: AdmissionLimits, opts: { bans?: BanList; now?: () => number } = {}) {
     this.#limits = limits;
+    this.#now = opts.now ?? Date.now;
+    this.#bans = opts.bans ?? null;
+    const r = limits.connectionRate;
+    this.#global = r && r.globalPerSecond > 0 ? new TokenBucket(r.globalPerSecond, r.globalBurst, this.#now()) : null;
   }
 
   get total(): number {
     return this.#total;
   }
 
+  /** Set after construction when the ban list loads later than admission is built. */
+  useBans(bans: BanList): void {
+    this.#bans = bans;
+  }
+
   admit(address: string): AdmissionVerdict {
+    const ban = this.#bans?.match({ address });
+    if (ban) return { admitted: false, reason: 'banned', ban };
+    const now = this.#now();
+    const r = this.#limits.connectionRate;
+    if (r && r.perAddressPerSecond > 0 && !this.#addressBucket(address, r, now).take(now)) return { admitted: false, reason: 'address-rate' };
+    if (this.#global && !this.#global.take(now)) return { admitted: false, reason: 'global-rate' };
     if (this.#total >= this.#limits.maxConnections) return { admitted: false, reason: 'max-connections' };
     const n = this.#perAddress.get(address) ?? 0;
     if (n >= this.#limits.maxConnectionsPerAddress) return { admitted: false, reason: 'max-per-address' };
@@ -38,5 +114,19 @@ export class Admission {
     if (n <= 1) this.#perAddress.delete(address);
     else this.#perAddress.set(address, n - 1);
     this.#total--;
+  }
+
+  #addressBucket(address: string, r: ConnectionRateLimits, now: number): TokenBucket {
+    let b = this.#buckets.get(address);
+    if (b === undefined) {
+      if (this.#buckets.size >= SWEEP_AT) {
+        for (const [k, v] of this.#buckets) if (v.full(now)) this.#buckets.delete(k);
+        // Still crowded (a spread-out flood): forget the oldest rather than grow without bound.
+        while (this.#buckets.size >= SWEEP_AT * 10) this.#buckets.delete(this.#buckets.keys().next().value!);
+      }
+      b = new TokenBucket(r.perAddressPerSecond, r.perAddressBurst, now);
+      this.#buckets.set(address, b);
+    }
+    return b;
   }
 }

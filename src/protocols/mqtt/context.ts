@@ -11,6 +11,7 @@ import type { Session } from '../../core/messaging/session.ts';
 import type { CompiledPolicy, PolicyEngine } from '../../core/policy/minimal-policy.ts';
 import type { Severity } from '../../core/ports.ts';
 import type { AuthThrottle } from '../../shield/auth-throttle.ts';
+import type { PreAuthGate } from '../../shield/bans/pre-auth-gate.ts';
 import type { CommandService } from '../../core/commands/service.ts';
 import type { QueueService } from '../../core/queues/service.ts';
 import type { ShadowService } from '../../core/shadows/service.ts';
@@ -39,6 +40,8 @@ export interface MqttServices {
   policy: PolicyEngine;
   events: EventLog;
   throttle: AuthThrottle;
+  /** Bans, connection rates and flapping before authentication (shield/bans); absent: caps only. */
+  preAuth?: PreAuthGate;
   limits: MqttLimits;
   /** `$queue/`, `$shadow/` and `$command/` topics (protocols/mqtt/gateway-topics.ts); absent: those topics are plain topics. */
   queues?: QueueService;

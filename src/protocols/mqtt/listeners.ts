@@ -69,6 +69,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
     socket.setNoDelay(true);
   });
   server.on('secureConnection', (socket: TLSSocket) => {
+    if (!mqtt.admitCertificate(socket, opts.settings.name)) return;
     const r = remoteOf(socket);
     mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: peerIdentity(socket), admitted: true });
   });
@@ -85,6 +86,9 @@ export interface HttpsListenerOptions {
   maxPacketSize: number;
   requireClientCert: boolean;
   handshakeTimeoutMs: number;
+  /** Slow-loris bounds for plain requests (shield.http): request head, and whole request. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   /**
    * Attaches the request handler to the server before it listens (protocols/http/app.ts
    * mountHttpApp); returns what to close on shutdown.
@@ -93,6 +97,8 @@ export interface HttpsListenerOptions {
 }
 
 export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opts: HttpsListenerOptions): Promise<BoundListener> {
+  const headersTimeoutMs = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = Math.max(opts.requestTimeoutMs ?? 30_000, headersTimeoutMs);
   const server: HttpsServer = createHttpsServer({
     cert: opts.tls.certPem,
     key: opts.tls.keyPem,
@@ -101,15 +107,22 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
     requestCert: true,
     rejectUnauthorized: opts.requireClientCert,
     handshakeTimeout: opts.handshakeTimeoutMs,
+    // Slow-loris bounds for plain requests; an upgraded WebSocket is no longer an HTTP request.
+    // Node enforces them on a sweep every connectionsCheckingInterval (default 30 s), so the
+    // sweep runs often enough for the bound to hold to within a fraction of itself.
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
   });
   server.on('connection', (socket: Socket) => {
     const r = remoteOf(socket);
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
   });
+  // Certificate bans once the handshake is done, before any request is read.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    mqtt.admitCertificate(socket, opts.settings.name);
+  });
   server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name));
-  // Slow-loris bounds for plain requests; an upgraded WebSocket is no longer an HTTP request.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   const app = await opts.mount(server);
   const wss = new WebSocketServer({
     noServer: true,

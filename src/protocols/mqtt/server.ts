@@ -3,6 +3,9 @@
  * admission into an MqttConnection.
  */
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { admitPeerCertificate } from '../../shield/bans/tls-check.ts';
+import type { BanList } from '../../shield/bans/types.ts';
 import type { EventLog } from '../../core/events/event-log.ts';
 import type { PeerCertificateIdentity } from '../../core/identity/authenticator.ts';
 import type { Admission } from '../../shield/admission.ts';
@@ -43,6 +46,16 @@ export class MqttServer {
       socket.destroy();
       return false;
     }
+    const gate = this.#services.preAuth;
+    if (gate) {
+      // Bans, rates and caps; refusals are recorded (rate-limited) by the gate.
+      if (!gate.admit(this.#admission, remoteAddress, `${remoteAddress}:${remotePort}`, listener)) {
+        socket.destroy();
+        return false;
+      }
+      socket.once('close', () => this.#admission.release(remoteAddress));
+      return true;
+    }
     const verdict = this.#admission.admit(remoteAddress);
     if (!verdict.admitted) {
       this.#events.record('shield.connection_refused', 'warning', { source: `${remoteAddress}:${remotePort}`, detail: { listener, reason: verdict.reason } });
@@ -51,6 +64,12 @@ export class MqttServer {
     }
     socket.once('close', () => this.#admission.release(remoteAddress));
     return true;
+  }
+
+  /** After a TLS handshake: false (and the socket is destroyed) when the client certificate is banned. */
+  admitCertificate(socket: TLSSocket, listener: string): boolean {
+    const gate = this.#services.preAuth;
+    return gate === undefined || admitPeerCertificate(gate, socket, listener);
   }
 
   handle(stream: Duplex, info: StreamInfo): void {
@@ -75,6 +94,19 @@ export class MqttServer {
       c.record('cert.revoked_session_closed', 'critical', { certSerial: serial });
       c.fail(RC.ADMINISTRATIVE_ACTION, 'certificate revoked', 'critical');
       closed.push(c.clientId);
+    }
+    return closed;
+  }
+
+  /** After a ban is added: live connections it matches are closed (v5: DISCONNECT 0x98 Administrative action). */
+  closeBanned(bans: Pick<BanList, 'match'>): number {
+    let closed = 0;
+    for (const c of this.registry.connections()) {
+      const ban = bans.match({ address: c.remoteAddress, clientId: c.clientId, username: c.principal?.id ?? null, certSerial: c.principal?.certSerial ?? null });
+      if (!ban) continue;
+      c.record('shield.banned_session_closed', 'warning', { banId: ban.id, kind: ban.kind });
+      c.fail(RC.ADMINISTRATIVE_ACTION, 'banned', 'warning');
+      closed++;
     }
     return closed;
   }

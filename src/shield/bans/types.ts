@@ -9,7 +9,7 @@
  * A ban added here takes effect at once in this process (connections already open with a
  * banned key are closed, see onBan) and within ~1 s in other gateways on the same store.
  */
-import type { BanInput, BanKind, BanRecord } from '../../core/bans/types.ts';
+import type { BanInput, BanRecord } from '../../core/bans/types.ts';
 
 export type { BanInput, BanKind, BanRecord } from '../../core/bans/types.ts';
 

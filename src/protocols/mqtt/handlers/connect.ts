@@ -32,6 +32,7 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket): Pr
   try {
     checkProtocol(conn, p);
     const assigned = resolveClientId(conn, p);
+    if (!preAuthCheck(conn, p)) return;
     await authenticate(conn, p);
     authorizeConnect(conn);
     const will = buildWill(conn, p);
@@ -96,6 +97,23 @@ function resolveClientId(conn: MqttConnection, p: IConnectPacket): boolean {
   // [MQTT-3.1.3-6] the server assigns one; an authenticated device gets its own id.
   conn.clientId = conn.peerCertificate?.deviceId ?? p.username ?? `auto-${randomBytes(9).toString('base64url')}`;
   return true;
+}
+
+/**
+ * Bans by client id, username and certificate, and flapping detection (issue 5, point 1),
+ * before the password is hashed. Refused with CONNACK 0x8A Banned (v5) or 5 Not authorized
+ * (3.1.1); the gate records one rate-limited `shield.banned` or `shield.flapping` event, so no
+ * per-refusal `mqtt.connect_refused` is written here.
+ */
+function preAuthCheck(conn: MqttConnection, p: IConnectPacket): boolean {
+  const gate = conn.services.preAuth;
+  if (!gate) return true;
+  const verdict = gate.checkConnect({ address: conn.remoteAddress, clientId: p.clientId || null, username: p.username ?? conn.peerCertificate?.deviceId ?? null, certSerial: conn.peerCertificate?.serial ?? null }, conn.remote, conn.listener.name);
+  if (verdict.allowed) return true;
+  if (conn.version === 5) conn.send({ cmd: 'connack', sessionPresent: false, reasonCode: RC.BANNED });
+  else conn.send({ cmd: 'connack', sessionPresent: false, returnCode: V3.NOT_AUTHORIZED });
+  conn.close();
+  return false;
 }
 
 async function authenticate(conn: MqttConnection, p: IConnectPacket): Promise<void> {

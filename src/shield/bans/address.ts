@@ -1,0 +1,84 @@
+/**
+ * Address keys of the ban list: parse, normalise and match addresses and CIDR blocks, IPv4 and
+ * IPv6 alike, through core/policy/cidr.ts (every address as 16 bytes, IPv4 as the IPv4-mapped
+ * form of RFC 4291 §2.5.5.2, so `10.0.0.0/8` also matches a dual-stack socket's
+ * `::ffff:10.0.0.7`).
+ */
+import { cidrContains, parseCidr, parseIp, type Address, type Cidr } from '../../core/policy/cidr.ts';
+
+function isV4Mapped(a: Address): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}
+
+/** RFC 5952 text: lower case, the longest run of two or more zero groups as `::`. */
+function formatV6(a: Address): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((a[i * 2] ?? 0) << 8) | (a[i * 2 + 1] ?? 0));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+function formatCidr(c: Cidr): string {
+  if (isV4Mapped(c.network) && c.bits >= 96) {
+    const v4 = `${c.network[12]}.${c.network[13]}.${c.network[14]}.${c.network[15]}`;
+    return c.bits === 128 ? v4 : `${v4}/${c.bits - 96}`;
+  }
+  const v6 = formatV6(c.network);
+  return c.bits === 128 ? v6 : `${v6}/${c.bits}`;
+}
+
+/** The stored form of an address ban (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`), or null when malformed. */
+export function normaliseAddressBan(text: string): string | null {
+  const c = parseCidr(text.trim());
+  return c === null ? null : formatCidr(c);
+}
+
+export interface AddressEntry<T> {
+  cidr: Cidr;
+  item: T;
+}
+
+/** Exact addresses by their 16 bytes in a map; blocks scanned (there are few of them). */
+export class AddressIndex<T> {
+  readonly #exact = new Map<string, T[]>();
+  readonly #blocks: Array<AddressEntry<T>> = [];
+
+  add(text: string, item: T): void {
+    const c = parseCidr(text);
+    if (c === null) return;
+    if (c.bits === 128) {
+      const key = Buffer.from(c.network).toString('hex');
+      const list = this.#exact.get(key);
+      if (list) list.push(item);
+      else this.#exact.set(key, [item]);
+    } else {
+      this.#blocks.push({ cidr: c, item });
+    }
+  }
+
+  /** The first entry containing the address (exact ones first); null for an unparsable address. */
+  match(address: string, accept: (item: T) => boolean = () => true): T | null {
+    const a = parseIp(address);
+    if (a === null) return null;
+    for (const e of this.#exact.get(Buffer.from(a).toString('hex')) ?? []) if (accept(e)) return e;
+    for (const b of this.#blocks) if (cidrContains(b.cidr, a) && accept(b.item)) return b.item;
+    return null;
+  }
+}
