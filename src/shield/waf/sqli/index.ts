@@ -15,8 +15,21 @@ import { decide } from './classify.ts';
 import { fold } from './fold.ts';
 import { SqlTokenizer } from './tokenizer.ts';
 
-/** Nothing here can be SQLi: no quote, comment, parenthesis, operator, variable or keyword. */
-const PREFILTER = /['"`();#=<>|&@*\\]|--|\b(?:union|select|sleep|benchmark|waitfor|drop|delete|insert|exec|shutdown|order|group|having|or|and|xor|like|rlike|regexp|not|div)\b/i;
+/**
+ * Nothing here can be SQLi. Every fingerprint classify.ts accepts needs one of these: a quote
+ * (break-out contexts), a comment, ';' (stacked), '(' (calls, subqueries), a logic operator
+ * (AND/OR/XOR/&&/||), or a keyword of UNION, ORDER/GROUP BY, HAVING, LIMIT, INTO, WAITFOR.
+ */
+const PREFILTER = /;|#|\(|--|\/\*|&&|\|\||\b(?:union|select|or|and|xor|having|order|group|limit|offset|into|waitfor|except|intersect|minus)\b/i;
+/** With a quote, breaking out of a literal needs something after it: an operator or the above. */
+const QUOTE = /['"`]/;
+const OPERATOR = /[=<>|&!~^%*+/-]/;
+
+function worthReading(s: string): boolean {
+  return PREFILTER.test(s) || (QUOTE.test(s) && OPERATOR.test(s));
+}
+/** Gate for the dangerous-call scan: one of those functions, or WAITFOR, appears at all. */
+const DANGEROUS_NAMES = /sleep|benchmark|load_file|extractvalue|updatexml|xp_cmdshell|dbms_|utl_|name_const|gtid_subset|pg_read_file|sp_executesql|sp_oacreate|openrowset|randomblob|ctxsys|get_lock|master_pos_wait|json_keys|polygon|multipoint|geometrycollection|exp\s*\(|waitfor/i;
 
 /** Functions whose call after an operator is an attack on its own (time-based, error-based, I/O). */
 const DANGEROUS = new Set(['SLEEP', 'BENCHMARK', 'PG_SLEEP', 'LOAD_FILE', 'EXTRACTVALUE', 'UPDATEXML',
@@ -62,6 +75,7 @@ function contexts(s: string): DetectorResult {
   const quotes = [''];
   if (s.includes("'")) quotes.push("'");
   if (s.includes('"')) quotes.push('"');
+  const risky = DANGEROUS_NAMES.test(s);
   for (const q of quotes) {
     const a = fingerprintIn(s, q, q === '"');
     if (a.hit) return { detected: true, fingerprint: a.fp };
@@ -69,21 +83,23 @@ function contexts(s: string): DetectorResult {
       const b = fingerprintIn(s, q, true);
       if (b.hit) return { detected: true, fingerprint: b.fp };
     }
-    const d = dangerousCall(s, q);
-    if (d !== null) return { detected: true, fingerprint: d };
+    if (risky) {
+      const d = dangerousCall(s, q);
+      if (d !== null) return { detected: true, fingerprint: d };
+    }
   }
   return { detected: false };
 }
 
 export function detectSqli(input: string): DetectorResult {
-  if (input.length === 0 || !PREFILTER.test(input)) return { detected: false };
+  if (input.length === 0 || !worthReading(input)) return { detected: false };
   const r = contexts(input);
   if (r.detected) return r;
   // Keywords split by empty inline comments (UN/**/ION SEL/**/ECT) reach databases whose
   // front end strips comments first; read the input again without them.
   if (input.includes('/*')) {
     const joined = input.replace(/\/\*[^!]*?\*\//g, '');
-    if (joined !== input && PREFILTER.test(joined)) return contexts(joined);
+    if (joined !== input && worthReading(joined)) return contexts(joined);
   }
   return r;
 }

@@ -14,10 +14,15 @@ export type TokenType =
   | 's' | '1' | 'n' | 'v' | 'k' | 'E' | 'U' | 'B' | 'f' | 't' | 'o' | '&' | 'c'
   | '(' | ')' | ',' | ';' | '.' | ':' | '{' | '}' | 'A' | 'T' | '\\' | 'X' | '?';
 
-const WORDS: Record<string, TokenType> = {};
+const WORDS = new Map<string, TokenType>();
+/** Longest listed word: longer ones are barewords without a lookup. */
+let longest = 0;
 
 function add(type: TokenType, list: string): void {
-  for (const w of list.trim().split(/\s+/)) WORDS[w] = type;
+  for (const w of list.trim().split(/\s+/)) {
+    WORDS.set(w, type);
+    if (w.length > longest) longest = w.length;
+  }
 }
 
 // Statement starters: what follows a stacked-query ';' or a UNION.
@@ -70,7 +75,7 @@ const PHRASES: Record<string, TokenType> = {
 
 /** The word class of `upper` (already upper-cased), or undefined for a plain bareword. */
 export function wordType(upper: string): TokenType | undefined {
-  return WORDS[upper];
+  return upper.length > longest ? undefined : WORDS.get(upper);
 }
 
 /** The class of the phrase "A B", or undefined when the two words do not form one. */

@@ -284,22 +284,19 @@ export class SqlTokenizer {
     }
     let e = p;
     while (e < n && !wordEnds(s.charCodeAt(e))) e++;
-    const raw = s.slice(p, e);
-    // "SELECT.1" / "UNION`x`": a keyword directly followed by '.' or '`' ends at it.
-    for (let i = 0; i < raw.length && i < MAX_VAL; i++) {
-      const ch = raw[i];
-      if (ch === '.' || ch === '`') {
-        const t = wordType(raw.slice(0, i).toUpperCase());
-        if (t !== undefined) {
-          this.pos = p + i;
-          return this.tok(t, p, i, raw.slice(0, i).toUpperCase());
-        }
-        break;
+    // "SELECT.1": a keyword directly followed by '.' ends at it.
+    const dot = s.indexOf('.', p);
+    if (dot !== -1 && dot < e && dot - p <= MAX_VAL) {
+      const head = s.slice(p, dot).toUpperCase();
+      const t = wordType(head);
+      if (t !== undefined) {
+        this.pos = dot;
+        return this.tok(t, p, dot - p, head);
       }
     }
     this.pos = e;
-    const up = raw.length <= MAX_VAL ? raw.toUpperCase() : raw.slice(0, MAX_VAL).toUpperCase();
-    const t = raw.length <= MAX_VAL ? wordType(up) : undefined;
+    const up = s.slice(p, Math.min(e, p + MAX_VAL)).toUpperCase();
+    const t = e - p <= MAX_VAL ? wordType(up) : undefined;
     return this.tok(t ?? 'n', p, e - p, up);
   }
 }

@@ -46,6 +46,15 @@ const CSS_TRICK = /expression\s*\(|-moz-binding|behavior\s*:|javascript\s*:|@imp
 const CSS_DECL = /[a-z-]\s*:\s*expression\s*\(|-moz-binding\s*:/i;
 /** A syntactically plausible element name (rules out "<joe@x.org>", "<3", "<-"). */
 const ELEMENT_NAME = /^[a-z][a-z0-9-]*(?::[a-z][a-z0-9-]*)?$/;
+/** A value that may start with a URL scheme after entity decoding and whitespace stripping. */
+// eslint-disable-next-line no-control-regex
+const SCHEME_START = /^[\u0000-\u0020\u00a0]*(?:[jvlmd]|&)/i;
+/**
+ * Gate for the attribute start states: only an event-handler, URL or style attribute assignment
+ * can be flagged there.
+ */
+// eslint-disable-next-line no-control-regex
+const ATTR_GATE = /(?:on[a-z]+|href|src|action|data|background|poster|lowsrc|dynsrc|codebase|srcset|code|archive|ping|cite|longdesc|usemap|manifest|icon|from|to|values|by|folder|xmlns|base|content|srcdoc|style)[\u0000-\u0020]*=/i;
 const LATE_TAG = /<(script|iframe|svg|object|embed|math|base|meta|style)[\s/>]/i;
 /** Bound on the input length scanned in the attribute states (the data state has its own bound). */
 const MAX_SCAN = 64 * 1024;
@@ -110,13 +119,13 @@ export function detectXss(input: string): DetectorResult {
   if (!hasLt && !hasEq && !hasColon) return { detected: false };
   const s = input.length > MAX_SCAN ? input.slice(0, MAX_SCAN) : input;
 
-  if (hasColon) {
+  if (hasColon && SCHEME_START.test(s)) {
     // The whole input used as a URL attribute value (href="<input>"): a scripting scheme with
     // code after it. "JavaScript: The Good Parts" names the scheme but runs nothing.
     const sc = scriptScheme(s);
     if (sc !== null && (sc !== 'javascript' || /[(`=&%\\[;'"]/.test(s))) return { detected: true, fingerprint: `url:${sc}` };
-    if (CSS_DECL.test(s)) return { detected: true, fingerprint: 'css:expression' };
   }
+  if (hasColon && CSS_DECL.test(s)) return { detected: true, fingerprint: 'css:expression' };
   if (hasLt) {
     const f = checkEvents(s, 'data');
     if (f !== null) return { detected: true, fingerprint: f };
@@ -127,7 +136,7 @@ export function detectXss(input: string): DetectorResult {
       if (m !== null) return { detected: true, fingerprint: `tag:${m[1]!.toLowerCase()}` };
     }
   }
-  if (hasEq) {
+  if (hasEq && ATTR_GATE.test(s)) {
     const starts: StartState[] = ['value-unquoted'];
     if (s.includes("'")) starts.push('value-single');
     if (s.includes('"')) starts.push('value-double');
