@@ -13,6 +13,7 @@ import { registerEventsCommands } from './events.ts';
 import { registerOperatorCommands } from './operator.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
+import { registerBanCommands } from './ban.ts';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerEnrollCommands(program);
 registerEventsCommands(program);
 registerPolicyCommands(program);
 registerOperatorCommands(program);
+registerBanCommands(program);
 
 try {
   await program.parseAsync(process.argv);
