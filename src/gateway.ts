@@ -25,6 +25,7 @@ import { startHttpsListener, startTcpListener, startTlsListener, type BoundListe
 import { MqttServer } from './protocols/mqtt/server.ts';
 import { Admission } from './shield/admission.ts';
 import { AuthThrottle } from './shield/auth-throttle.ts';
+import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { startAdmissionShield } from './shield/bans/from-config.ts';
 import { banRoutes } from './protocols/http/ban-routes.ts';
 import { openSecretBox } from './store/master-key.ts';
@@ -53,6 +54,8 @@ export interface Gateway {
   readonly events: EventLog;
   readonly mqtt: MqttServer;
   readonly listeners: Record<string, { host: string; port: number }>;
+  /** The anomaly detector and its mitigations (shield.anomaly). */
+  readonly anomaly: AnomalyDetection;
   /** The one-time admin setup secret, only on the first start. */
   readonly setupSecret: string | null;
   stop(): Promise<void>;
@@ -105,6 +108,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const throttle = new AuthThrottle(config.shield.authThrottle);
   // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
   const exchanges = createExchanges({ store, events, broker, config });
+  // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
+  const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: null, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));
   const crl = new CrlCache(pki.ca, store);
@@ -188,6 +193,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     events,
     mqtt,
     listeners,
+    anomaly,
     setupSecret,
     async stop() {
       if (stopped) return;
@@ -199,6 +205,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       deviceMessaging.stop();
       exchanges.stop();
       mqtt.shutdown();
+      await anomaly.stop();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();
       events.record('gateway.stopped', 'info');
