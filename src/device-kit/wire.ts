@@ -35,6 +35,8 @@ export type StampReading = { ok: true; stamp: ReplayStamp; payload: Buffer | nul
 const DECIMAL = /^[1-9][0-9]{0,15}$/;
 const NONCE = /^[A-Za-z0-9_-]{24,128}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** fatal: a payload that is not UTF-8 is not an envelope (rather than one with U+FFFD in it). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function counterFrom(v: unknown): number | null {
   const n = typeof v === 'string' ? (DECIMAL.test(v) ? Number(v) : NaN) : typeof v === 'number' ? v : NaN;
@@ -87,7 +89,7 @@ export function readEnvelope(payload: Uint8Array): StampReading {
   if (!startsLikeObject(payload)) return { ok: 'none' };
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    doc = JSON.parse(UTF8.decode(payload));
   } catch {
     return { ok: 'none' };
   }

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { InboundMessage, InspectionVerdict } from '../../src/core/messaging/inspection.ts';
 import type { ReplayStateRepo, Store } from '../../src/core/ports.ts';
+import { configSchema } from '../../src/config/schema.ts';
 import { ReplayGuard, type ReplaySettings } from '../../src/shield/replay/guard.ts';
+import { openReplayProtection } from '../../src/shield/replay/from-config.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'palisade-replay-'));
@@ -162,5 +164,28 @@ describe('ReplayGuard', () => {
     g1.check(ctr(10_000));
     const g2 = await guard((await store(path)).replay);
     expect(g2.check(ctr(10_000)).ok).toBe(false);
+  });
+});
+
+describe('shield.replay config and wiring', () => {
+  it('defaults, filter validation, and openReplayProtection from the parsed config', async () => {
+    const defaults = configSchema.parse({}).shield.replay;
+    expect(defaults).toEqual({ topics: [], window: 64, maxSkewSeconds: 30, persistEvery: 32, maxNoncesPerDevice: 1024, stampCommands: true, segments: {} });
+    expect(() => configSchema.parse({ shield: { replay: { topics: ['a/#/b'] } } })).toThrow(/topic filter/);
+    expect(() => configSchema.parse({ shield: { replay: { topics: ['a/b+'] } } })).toThrow(/topic filter/);
+    expect(() => configSchema.parse({ shield: { replay: { windw: 3 } } })).toThrow();
+
+    const s = await store();
+    const off = await openReplayProtection(defaults, s.replay, { record: () => undefined });
+    expect(off.step).toBeNull();
+    expect(off.commandCounter?.next('d')).toBe(1);
+
+    const config = configSchema.parse({ shield: { replay: { topics: ['sensors/#'], stampCommands: false } } }).shield.replay;
+    const on = await openReplayProtection(config, s.replay, { record: () => undefined });
+    expect(on.commandCounter).toBeNull();
+    expect(on.step?.(msg('sensors/a'))).toEqual({ ok: false, reason: 'replayed', detail: 'missing replay protection' });
+    expect(on.step?.(ctr(5))).toEqual({ ok: true });
+    await on.flush();
+    expect(await s.replay.get('dev-1', 'up')).toMatchObject({ highest: 5, clean: true });
   });
 });

@@ -5,9 +5,18 @@
  */
 import { TopicTrie } from '../../core/messaging/topic-trie.ts';
 
+/** Topics remembered per list; devices publish to few distinct topics, so most checks are one lookup. */
+const CACHE_LIMIT = 4096;
+
+interface Compiled {
+  trie: TopicTrie<true>;
+  /** topic -> protected; cleared when full rather than evicted one by one (bounded, and cheap). */
+  seen: Map<string, boolean>;
+}
+
 export class ProtectedTopics {
-  readonly #global: TopicTrie<true>;
-  readonly #bySegment = new Map<string, TopicTrie<true>>();
+  readonly #global: Compiled;
+  readonly #bySegment = new Map<string, Compiled>();
 
   constructor(topics: readonly string[], segments: Readonly<Record<string, { topics: readonly string[] }>>) {
     this.#global = compile(topics);
@@ -16,24 +25,28 @@ export class ProtectedTopics {
 
   /** False when no topic is protected anywhere: the guard can step aside entirely. */
   get any(): boolean {
-    if (this.#global.size > 0) return true;
-    for (const t of this.#bySegment.values()) if (t.size > 0) return true;
+    if (this.#global.trie.size > 0) return true;
+    for (const t of this.#bySegment.values()) if (t.trie.size > 0) return true;
     return false;
   }
 
   isProtected(segment: string, topic: string): boolean {
-    const trie = this.#bySegment.get(segment) ?? this.#global;
-    if (trie.size === 0) return false;
+    const c = this.#bySegment.get(segment) ?? this.#global;
+    if (c.trie.size === 0) return false;
+    const known = c.seen.get(topic);
+    if (known !== undefined) return known;
     let hit = false;
-    trie.match(topic, () => {
+    c.trie.match(topic, () => {
       hit = true;
     });
+    if (c.seen.size >= CACHE_LIMIT) c.seen.clear();
+    c.seen.set(topic, hit);
     return hit;
   }
 }
 
-function compile(filters: readonly string[]): TopicTrie<true> {
+function compile(filters: readonly string[]): Compiled {
   const trie = new TopicTrie<true>();
   for (const f of filters) trie.add(f, f, true);
-  return trie;
+  return { trie, seen: new Map() };
 }
