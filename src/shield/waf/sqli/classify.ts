@@ -30,7 +30,7 @@ export interface FoldResult {
 
 const BREAK = /^([s1nv])\)*/;
 /** What may follow a logic or comparison operator in an injected condition. */
-const CONDITION_TAIL = /^(?:[1sv](?:[o&)cB]|$)|n[o&)]|f\(|\(+[E1sfvn]|E|[1sv]?k)/;
+const CONDITION_TAIL = /^(?:[1sv](?:[o&)cB(]|$)|[nf][o&)]|f\(|\(+[E1sfvn]|E|[1sv]?k)/;
 const STACKED_AFTER_WORD = /^(DROP |SHUTDOWN|DELETE FROM|INSERT INTO|TRUNCATE|EXEC|DECLARE|ALTER TABLE|CREATE TABLE)/;
 
 function isSQLi(r: FoldResult): boolean {
@@ -40,8 +40,12 @@ function isSQLi(r: FoldResult): boolean {
   const m = BREAK.exec(fp);
   if (m === null) {
     // A fragment that starts at the operator: "or 1=1--", "and sleep(5)"
-    if (fp[0] === '&') return /^&(?:[1s][co]|f\(|\(+E)/.test(fp);
-    return fp.startsWith('(') ? false : fp.includes('UE') && /^[E(]/.test(fp);
+    if (fp[0] === '&') return /^&(?:[1s][co]|f\(|\(+E)/.test(fp) || (/^&[1sv]$/.test(fp) && r.raw >= 4);
+    // "order by 1--": a clause fragment ended by a comment
+    if (fp[0] === 'B') return /^B[1n]c/.test(fp);
+    // A bare statement: "SELECT * FROM", "(SELECT CONCAT(", "SELECT 'a'||..." (not "select the best")
+    if (fp[0] === 'E') return /^E(?:[sv(f]|1[,&okf(]|o[k,])/.test(fp) || fp.includes('UE');
+    return false;
   }
   const head = m[1]!;
   const rest = fp.slice(m[0].length);
@@ -52,6 +56,7 @@ function isSQLi(r: FoldResult): boolean {
   // UNION [ALL] SELECT / UNION (SELECT
   if (/^U[E(]/.test(rest) || (rest === 'U' && r.raw > 2 && head !== 'n')) return true;
   // Stacked query: ; followed by a statement
+  if (/^;f\(/.test(rest)) return strong;
   if (/^;[ETk]/.test(rest)) return strong || STACKED_AFTER_WORD.test(r.tokens[m[0].length + 1]?.val ?? '');
   // Comment truncation after a string or a number: admin'--  1)--  1 --
   if (rest === 'c' || rest.startsWith('c')) {
@@ -85,7 +90,13 @@ function isSQLi(r: FoldResult): boolean {
     if (head === 's' && rest[0] === 'o' && r.quote === '' && !/^(\(+E|E|f\()/.test(tail)) return false;
     return CONDITION_TAIL.test(tail);
   }
-  if (rest.startsWith('E') || rest.startsWith('(E')) return strong && head !== '1' ? r.quote !== '' : false;
+  // A subquery or call right after the value: "1 (SELECT ...", "1,(SELECT", "1 ELT(", "x' (4821=4821)"
+  if (head === '1' && /^,?\(+[Ef]|^,?f\(/.test(rest)) return true;
+  if (head === '1' && /^\(1\)/.test(rest) && m[0].length > 1 && r.raw > 7) return true;
+  if (head === 's' && r.quote !== '' && /^,?\(+[1sEvf]|^,?f\(/.test(rest)) return true;
+  // x' SELECT 1 / x' (SELECT ...: a statement right after the broken literal; a quoted word
+  // that happens to be a keyword ('"grant" such a licence') is not.
+  if (/^\(*E(?:[1v(f]|ok|n[k,])/.test(rest)) return strong && head !== '1' ? r.quote !== '' : false;
   return false;
 }
 

@@ -59,8 +59,13 @@ function dangerousCall(s: string, quote: string): string | null {
     if (t === null) return null;
     if (t.type === 'c') continue;
     if (pending !== '' && t.type === '(') return pending;
+    // Qualified names keep the call pending: DBMS_LOCK.SLEEP(5), DBMS_PIPE.RECEIVE_MESSAGE(...)
+    if (pending !== '' && (t.type === '.' || ((t.type === 'n' || t.type === 'f') && prev === '.'))) {
+      prev = t.type;
+      continue;
+    }
     pending = '';
-    if (t.type === 'f' && DANGEROUS.has(t.val) && (CALL_AFTER.has(prev) || (prev === 's' && quote !== ''))) {
+    if (t.type === 'f' && DANGEROUS.has(t.val) && (CALL_AFTER.has(prev) || prev === '' || (prev === 's' && quote !== ''))) {
       pending = `${prev}f(`;
     }
     if (t.type === 'k' && t.val === 'DELAY' && prevVal === 'WAITFOR') return 'kk';
@@ -75,6 +80,7 @@ function contexts(s: string): DetectorResult {
   const quotes = [''];
   if (s.includes("'")) quotes.push("'");
   if (s.includes('"')) quotes.push('"');
+  if (s.includes('`')) quotes.push('`');
   const risky = DANGEROUS_NAMES.test(s);
   for (const q of quotes) {
     const a = fingerprintIn(s, q, q === '"');

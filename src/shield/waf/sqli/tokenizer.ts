@@ -297,7 +297,8 @@ export class SqlTokenizer {
     this.pos = e;
     const up = s.slice(p, Math.min(e, p + MAX_VAL)).toUpperCase();
     const t = e - p <= MAX_VAL ? wordType(up) : undefined;
-    return this.tok(t ?? 'n', p, e - p, up);
+    // A name glued to '(' is a call, also of functions the table does not list (RAISE_ERROR).
+    return this.tok(t ?? (s.charCodeAt(e) === 40 && e - p > 1 ? 'f' : 'n'), p, e - p, up);
   }
 }
 

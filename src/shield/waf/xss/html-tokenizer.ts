@@ -7,7 +7,7 @@
  * that breaks out of a quoted attribute value is read as the rest of that value.
  */
 
-export type StartState = 'data' | 'value-unquoted' | 'value-single' | 'value-double' | 'value-back';
+export type StartState = 'data' | 'attr-name' | 'value-unquoted' | 'value-single' | 'value-double' | 'value-back';
 
 export type HtmlEvent =
   | { kind: 'tag'; name: string; closed: boolean }
@@ -32,7 +32,12 @@ export function* htmlEvents(s: string, start: StartState): Generator<HtmlEvent> 
   const n = s.length;
   let i = 0;
   let events = 0;
-  if (start !== 'data') {
+  if (start === 'attr-name') {
+    // The input lands inside a tag, after its name: attributes first.
+    const r = yield* attributes(s, 0, '');
+    if (r === -1) return;
+    i = r;
+  } else if (start !== 'data') {
     // The input begins inside an attribute value of an unknown attribute: skip to its end,
     // then continue in the attribute-name state of that (unknown) tag.
     const end = start === 'value-unquoted' ? findUnquotedEnd(s, 0) : s.indexOf(start === 'value-single' ? "'" : start === 'value-double' ? '"' : '`');
@@ -51,11 +56,14 @@ export function* htmlEvents(s: string, start: StartState): Generator<HtmlEvent> 
       let e = lt + 1;
       while (e < n) {
         const d = s.charCodeAt(e);
-        if (isSpace(d) || d === 47 || d === 62) break; // '/', '>'
+        if (isSpace(d) || d === 47 || d === 62 || d === 60) break; // '/', '>', '<'
         e++;
       }
       const tag = s.slice(lt + 1, e).toLowerCase();
       yield { kind: 'tag', name: tag, closed: s.indexOf('>', e) !== -1 };
+      // "<scr<script>ipt>": the name is cut at '<' (a filter that strips the inner tag leaves
+      // the outer one), and the inner '<' is read as a tag of its own.
+      if (s.charCodeAt(e) === 60) { i = e; continue; }
       const r = yield* attributes(s, e, tag);
       if (r === -1) return;
       i = r;

@@ -55,6 +55,13 @@ const SCHEME_START = /^[\u0000-\u0020\u00a0]*(?:[jvlmd]|&)/i;
  */
 // eslint-disable-next-line no-control-regex
 const ATTR_GATE = /(?:on[a-z]+|href|src|action|data|background|poster|lowsrc|dynsrc|codebase|srcset|code|archive|ping|cite|longdesc|usemap|manifest|icon|from|to|values|by|folder|xmlns|base|content|srcdoc|style)[\u0000-\u0020]*=/i;
+/**
+ * Breaking out of a JavaScript string literal into a call: `';alert(1);//`, `"-prompt(1)-"`,
+ * `\";eval(atob('...'));//`, `';(alert)(1)`, `';alert\`1\``. A quote, a statement or expression
+ * separator, then a (possibly dotted or parenthesised) name called with '(' or a template.
+ */
+const JS_QUICK = /^\s*\\*['"`]/;
+const JS_BREAKOUT = /^\s*\\*['"`]\s*(?:[;,+\-*|&)]\s*)+\(?\s*[a-z_$][\w$.]*(?:\[[^\]]*\])?\s*\)?\s*[(`]/i;
 const LATE_TAG = /<(script|iframe|svg|object|embed|math|base|meta|style)[\s/>]/i;
 /** Bound on the input length scanned in the attribute states (the data state has its own bound). */
 const MAX_SCAN = 64 * 1024;
@@ -113,6 +120,7 @@ function checkEvents(s: string, start: StartState): string | null {
 }
 
 export function detectXss(input: string): DetectorResult {
+  if (JS_QUICK.test(input) && JS_BREAKOUT.test(input)) return { detected: true, fingerprint: 'js:breakout' };
   const hasLt = input.includes('<');
   const hasEq = input.includes('=');
   const hasColon = input.includes(':');
@@ -137,7 +145,7 @@ export function detectXss(input: string): DetectorResult {
     }
   }
   if (hasEq && ATTR_GATE.test(s)) {
-    const starts: StartState[] = ['value-unquoted'];
+    const starts: StartState[] = ['attr-name', 'value-unquoted'];
     if (s.includes("'")) starts.push('value-single');
     if (s.includes('"')) starts.push('value-double');
     if (s.includes('`')) starts.push('value-back');
