@@ -2,6 +2,7 @@
  * The composition root (DESIGN.md §2): the only module that wires store, core, shield and
  * protocol adapters together. Everything else receives what it needs.
  */
+import { createShieldInspector } from './shield/from-config.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,9 +26,9 @@ import { startHttpsListener, startTcpListener, startTlsListener, type BoundListe
 import { MqttServer } from './protocols/mqtt/server.ts';
 import { Admission } from './shield/admission.ts';
 import { AuthThrottle } from './shield/auth-throttle.ts';
-import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { startAdmissionShield } from './shield/bans/from-config.ts';
 import { banRoutes } from './protocols/http/ban-routes.ts';
+import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
 import { RevocationWatcher } from './core/identity/revocation-watcher.ts';
@@ -108,13 +109,15 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const throttle = new AuthThrottle(config.shield.authThrottle);
   // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
   const exchanges = createExchanges({ store, events, broker, config });
+  // shield.inspect for every protocol's messages (issue 5): rate limits, then content steps.
   // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
   const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: null, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
-  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
+  const inspector = createShieldInspector(config, events, { onPassed: anomaly.onPassed });
+  const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));
   const crl = new CrlCache(pki.ca, store);
   // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
-  const deviceMessaging = new DeviceMessaging({ broker, policy, events, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
+  const deviceMessaging = new DeviceMessaging({ broker, policy, events, inspector, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
   // Revocation bites at once: live sessions with a revoked certificate are closed (issue 3, point 2).
   // Set once the CoAP listeners are up; revocations before that have no DTLS sessions to end.
   let coap: CoapListeners | null = null;

@@ -3,9 +3,9 @@
  * here; objects are strict so an unknown key stops the start with a line that names it.
  */
 import { z } from 'zod';
-import { bansSchema, connectionRateSchema, flappingSchema, httpTimeoutsSchema } from './admission.ts';
 import { replaySchema } from './replay.ts';
 import { anomalySchema } from './anomaly.ts';
+import { bansSchema, connectionRateSchema, flappingSchema, httpTimeoutsSchema } from './admission.ts';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -13,6 +13,14 @@ const host = z.string().min(1);
 const anonymous = z.strictObject({
   /** Segment given to clients that connect without credentials on this listener. */
   segment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+});
+
+/** Token buckets: messages/s and bytes/s with their bursts. */
+const rateLimits = z.strictObject({
+  messagesPerSecond: z.number().positive().default(500),
+  messagesBurst: z.number().positive().default(1000),
+  bytesPerSecond: z.number().positive().default(4 * 1024 * 1024),
+  bytesBurst: z.number().positive().default(8 * 1024 * 1024),
 });
 
 export const configSchema = z.strictObject({
@@ -115,6 +123,18 @@ export const configSchema = z.strictObject({
     http: httpTimeoutsSchema.prefault({}),
     /** Replay protection for protected topics and commands (config/replay.ts, shield/replay). */
     replay: replaySchema.prefault({}),
+    /**
+     * Message rate limits (issue 5 point 2), per device and optionally per segment (all its
+     * devices together); per-segment overrides in policy.segments.<name>.rateLimit. Defaults are
+     * AWS IoT's per-connection publish limits ×5: an IoT device rarely needs more.
+     */
+    rateLimit: z.strictObject({
+      enabled: z.boolean().default(true),
+      device: rateLimits.prefault({}),
+      segment: rateLimits.nullable().default(null),
+      /** Over the limit this long without a break: MQTT disconnects with 0x96. */
+      sustainedSeconds: z.number().min(0.1).default(10),
+    }).prefault({}),
     /** Behavioural anomaly detection with mitigations (src/shield/anomaly, config/anomaly.ts). */
     anomaly: anomalySchema.prefault({}),
   }).prefault({}),
@@ -165,6 +185,8 @@ export const configSchema = z.strictObject({
     segments: z.record(z.string(), z.strictObject({
       publish: z.array(z.string()).default([]),
       subscribe: z.array(z.string()).default([]),
+      /** This segment's rate limits, instead of shield.rateLimit's. */
+      rateLimit: z.strictObject({ device: rateLimits.optional(), segment: rateLimits.nullable().optional() }).optional(),
     })).default({}),
   }).prefault({}),
 });

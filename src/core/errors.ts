@@ -36,6 +36,12 @@ export const ErrorCodes = {
   VERSION_CONFLICT: 'PAL_ERR_VERSION_CONFLICT',
   TIMEOUT: 'PAL_ERR_TIMEOUT',
   DEVICE_OFFLINE: 'PAL_ERR_DEVICE_OFFLINE',
+  /** The WAF blocked a request or payload (shield). */
+  PAYLOAD_BLOCKED: 'PAL_ERR_PAYLOAD_BLOCKED',
+  /** A payload failed its topic's schema or size rule (shield). */
+  PAYLOAD_INVALID: 'PAL_ERR_PAYLOAD_INVALID',
+  /** A replay-protected message was seen before or is stale (shield). */
+  REPLAYED: 'PAL_ERR_REPLAYED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

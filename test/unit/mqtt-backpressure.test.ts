@@ -8,6 +8,9 @@ beforeAll(async () => {
     listeners: { mqtt: { anonymous: { segment: 'lab' } } },
     policy: { segments: { lab: { publish: ['lab/#'], subscribe: ['lab/#'] } } },
     mqtt: { maxWriteBufferBytes: 256 * 1024, drainTimeoutMs: 800, maxQueuedMessages: 100, sysIntervalSeconds: 0 },
+    // These tests are about the broker's backpressure towards slow subscribers; the publisher's
+    // 128 MiB flood would otherwise meet the shield's rate limit first (test/unit/rate-limit.test.ts).
+    shield: { rateLimit: { enabled: false } },
   });
 });
 afterAll(async () => t.stop());

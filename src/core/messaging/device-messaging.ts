@@ -14,6 +14,7 @@
  *
  * Refusals throw PalisadeError; the protocol edge maps the code (HTTP status, CoAP 4.xx).
  */
+import { refusalError, type MessageInspector } from './inspection.ts';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, PalisadeError } from '../errors.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -50,6 +51,8 @@ export interface DeviceMessagingDeps {
   policy: PolicyEngine | DynamicPolicyEngine;
   events: EventLog;
   limits: DeviceMessagingLimits;
+  /** shield.inspect; absent: nothing is inspected. */
+  inspector?: MessageInspector;
 }
 
 export interface PublishOptions {
@@ -261,6 +264,12 @@ export class DeviceMessaging {
     if (opts.retain && payload.length > 0 && !broker.canRetain(topic)) {
       this.record(ctx, 'retained_quota', { topic });
       deny(ErrorCodes.QUOTA_EXCEEDED, 'retained message quota reached', { topic });
+    }
+    const inspector = this.#deps.inspector;
+    if (inspector) {
+      const v = inspector.inspect({ principal: ctx.principal, protocol: ctx.protocol, topic, payload, userProperties: {}, source: ctx.source, deferrable: false });
+      if (!v.ok) throw refusalError(v);
+      if (v.payload !== undefined) payload = v.payload;
     }
     const expiry = opts.expirySeconds;
     broker.publish({

@@ -6,6 +6,7 @@
  * handlers/publish.ts, DeviceMessaging for HTTP and CoAP, gateway topics) calls it, so one
  * answer holds for every protocol.
  */
+import { ErrorCodes, PalisadeError } from '../errors.ts';
 import type { DevicePrincipal } from '../identity/principal.ts';
 
 export type InspectedProtocol = 'mqtt' | 'http' | 'coap';
@@ -50,3 +51,17 @@ export interface MessageInspector {
 
 /** The inspector when the shield is off: everything passes. */
 export const PASS_ALL: MessageInspector = { inspect: () => ({ ok: true }) };
+
+/** A refusal as the error request-response edges (HTTP, CoAP) map to 429 / 403 / 400 / 409 and 4.29 / 4.03 / 4.00. */
+export function refusalError(v: Refusal): PalisadeError {
+  switch (v.reason) {
+    case 'rate_limited':
+      return new PalisadeError(ErrorCodes.RATE_LIMITED, 'message rate over the limit', { detail: { retryAfterMs: v.retryAfterMs } });
+    case 'blocked':
+      return new PalisadeError(ErrorCodes.PAYLOAD_BLOCKED, 'blocked by the WAF', { detail: { rules: v.ruleIds } });
+    case 'invalid':
+      return new PalisadeError(ErrorCodes.PAYLOAD_INVALID, 'payload fails the topic rules', { detail: { rules: v.ruleIds } });
+    case 'replayed':
+      return new PalisadeError(ErrorCodes.REPLAYED, 'replayed or stale message', { detail: { why: v.detail } });
+  }
+}

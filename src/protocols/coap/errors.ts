@@ -26,6 +26,9 @@ const MAP: Partial<Record<string, number>> = {
   [ErrorCodes.QUEUE_FULL]: Code.SERVICE_UNAVAILABLE,
   // RFC 7252 has no 4.09; a stale shadow version is a failed precondition.
   [ErrorCodes.VERSION_CONFLICT]: Code.PRECONDITION_FAILED,
+  [ErrorCodes.PAYLOAD_BLOCKED]: Code.FORBIDDEN,
+  [ErrorCodes.PAYLOAD_INVALID]: Code.BAD_REQUEST,
+  [ErrorCodes.REPLAYED]: Code.BAD_REQUEST,
 };
 
 /** The CoAP code for an error thrown by core; anything unknown is 5.00. */

@@ -145,6 +145,9 @@ export class CoapServer {
       if (!isPalisadeError(err)) this.#deps.events.record('coap.error', 'critical', { principal: principal.id, source: peer.address, detail: { path, error: err instanceof Error ? err.message : String(err) } });
       const res: CoapResponse = { code };
       if (code === Code.REQUEST_ENTITY_TOO_LARGE) res.options = [{ number: Option.SIZE1, value: uintOption(this.#deps.limits.maxBodySize) }];
+      // RFC 8516 §3: 4.29's Max-Age says when to try again.
+      const retry = isPalisadeError(err) ? err.detail?.retryAfterMs : undefined;
+      if (code === Code.TOO_MANY_REQUESTS && typeof retry === 'number') res.options = [{ number: Option.MAX_AGE, value: uintOption(Math.max(1, Math.ceil(retry / 1000))) }];
       return res;
     }
   }

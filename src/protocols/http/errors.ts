@@ -43,6 +43,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   // A full queue is the service being unable to take more now, not the client sending too fast.
   [ErrorCodes.QUEUE_FULL]: 503,
   [ErrorCodes.TIMEOUT]: 504,
+  [ErrorCodes.PAYLOAD_BLOCKED]: 403,
+  [ErrorCodes.PAYLOAD_INVALID]: 400,
+  [ErrorCodes.REPLAYED]: 409,
 };
 
 /** Fastify's own 4xx errors by status, given a Palisade code so clients see one catalogue. */

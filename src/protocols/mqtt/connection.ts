@@ -60,6 +60,8 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   #parsed: Packet[] = [];
   #parseError: Error | null = null;
   #lastActivity = Date.now();
+  /** Set while the sender is over its rate limit: nothing is read or processed until it fires. */
+  #throttleTimer: NodeJS.Timeout | null = null;
   #slowSince: number | null = null;
   #corked = false;
 
@@ -190,6 +192,26 @@ export class MqttConnection implements HandlerContext, DeliverySink {
     setTimeout(() => this.#stream.destroy(), 1000).unref();
   }
 
+  /**
+   * Stops reading from this client for `ms` (issue 5: over its rate limit). TCP flow control then
+   * slows the sender; frames already buffered wait as well. Keep-alive counts from the resume.
+   */
+  throttle(ms: number): void {
+    if (this.#throttleTimer !== null || this.#state !== 'connected') return;
+    this.#stream.pause();
+    this.#throttleTimer = setTimeout(() => {
+      this.#throttleTimer = null;
+      if (this.#state !== 'connected') return;
+      this.#lastActivity = Date.now();
+      this.#stream.resume();
+      this.#processFrames();
+    }, ms);
+  }
+
+  get throttled(): boolean {
+    return this.#throttleTimer !== null;
+  }
+
   /** Marks the connection accepted; frames that arrived during CONNECT processing run now. */
   accepted(): void {
     if (this.#state !== 'connecting') return;
@@ -206,7 +228,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
   }
 
   #processFrames(): void {
-    while (this.#state === 'awaiting-connect' || this.#state === 'connected') {
+    while ((this.#state === 'awaiting-connect' || this.#state === 'connected') && this.#throttleTimer === null) {
       const r = this.#framer.next();
       if (r.kind === 'need-more') return;
       if (r.kind === 'too-large') {
@@ -309,6 +331,8 @@ export class MqttConnection implements HandlerContext, DeliverySink {
 
   #onClose(): void {
     this.#state = 'closed';
+    if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
+    this.#throttleTimer = null;
     this.#hooks.onClose(this);
     for (const l of this.closeListeners.splice(0)) l();
     // Any end but a normal DISCONNECT publishes the will (§3.1.2.5).

@@ -34,6 +34,8 @@ export interface MqttLimits {
   retainAvailable: boolean;
 }
 
+import type { MessageInspector } from '../../core/messaging/inspection.ts';
+
 export interface MqttServices {
   broker: Broker;
   authenticator: Authenticator;
@@ -44,6 +46,8 @@ export interface MqttServices {
   preAuth?: PreAuthGate;
   limits: MqttLimits;
   /** `$queue/`, `$shadow/` and `$command/` topics (protocols/mqtt/gateway-topics.ts); absent: those topics are plain topics. */
+  /** shield.inspect (rate limits, WAF, schema, replay); absent: nothing is inspected. */
+  inspector?: MessageInspector;
   queues?: QueueService;
   shadows?: ShadowService;
   commands?: CommandService;

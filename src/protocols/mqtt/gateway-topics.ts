@@ -33,6 +33,12 @@ const COMMAND = COMMAND_TOPIC_PREFIX;
 const NO_MATCHING_SUBSCRIBERS = 0x10;
 
 /** True when the topic is the gateway's own and this PUBLISH has been handled. */
+/** Whether handleGatewayPublish answers this topic (the feature behind its prefix is on). */
+export function isGatewayTopic(conn: MqttConnection, topic: string): boolean {
+  const { queues, shadows, commands } = conn.services;
+  return (queues !== undefined && topic.startsWith(QUEUE_PREFIX)) || (shadows !== undefined && topic.startsWith(SHADOW)) || (commands !== undefined && topic.startsWith(COMMAND));
+}
+
 export function handleGatewayPublish(conn: MqttConnection, p: IPublishPacket, topic: string, payload: Buffer): boolean {
   const { queues, shadows, commands } = conn.services;
   if (queues && topic.startsWith(QUEUE_PREFIX)) {

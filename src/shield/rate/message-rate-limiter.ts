@@ -9,7 +9,8 @@
  *    long (backpressure, nothing lost);
  *  - not deferrable (MQTT QoS 0, an HTTP or CoAP request): refused with the wait, and the edge
  *    drops it (QoS 0) or answers 429 / 4.29 with that Retry-After.
- * A device kept over its limit for `sustainedMs` is reported `sustained`, and MQTT then
+ * A device over its limit again and again (no quiet second in between) for `sustainedMs` is
+ * reported `sustained` — a flood that still gets the allowed rate through counts — and MQTT then
  * disconnects it with 0x96 (Message rate too high).
  *
  * Limits come from config (`shield.rateLimit`) with per-segment overrides in the segment's
@@ -46,9 +47,13 @@ interface Pair {
 interface DeviceState extends Pair {
   /** When this device first went over its limit in the current episode; 0 = not over. */
   overSince: number;
+  /** The last time it was over. An episode ends after a quiet second, not at the first message that fits. */
+  lastOver: number;
 }
 
 const MAX_TRACKED = 200_000;
+/** Within the limit this long after the last excess: the episode is over. */
+const QUIET_MS = 1000;
 const SWEEP_EVERY_MS = 60_000;
 
 export class MessageRateLimiter {
@@ -68,11 +73,10 @@ export class MessageRateLimiter {
     if (deferrable) {
       const wait = Math.max(d.messages.take(1, now), d.bytes.take(bytes, now), s ? Math.max(s.messages.take(1, now), s.bytes.take(bytes, now)) : 0);
       if (wait === 0) {
-        d.overSince = 0;
+        this.#within(d, now);
         return { ok: true, throttleMs: 0 };
       }
-      if (d.overSince === 0) d.overSince = now;
-      const sustained = now - d.overSince >= this.#config.sustainedMs;
+      const sustained = this.#over(d, now);
       return sustained ? { ok: false, retryAfterMs: wait, sustained } : { ok: true, throttleMs: wait };
     }
     const wait = Math.max(d.messages.waitFor(1, now), d.bytes.waitFor(bytes, now), s ? Math.max(s.messages.waitFor(1, now), s.bytes.waitFor(bytes, now)) : 0);
@@ -81,11 +85,21 @@ export class MessageRateLimiter {
         s.messages.tryTake(1, now);
         s.bytes.tryTake(bytes, now);
       }
-      d.overSince = 0;
+      this.#within(d, now);
       return { ok: true, throttleMs: 0 };
     }
-    if (d.overSince === 0) d.overSince = now;
-    return { ok: false, retryAfterMs: Math.max(wait, 1), sustained: now - d.overSince >= this.#config.sustainedMs };
+    return { ok: false, retryAfterMs: Math.max(wait, 1), sustained: this.#over(d, now) };
+  }
+
+  /** Marks the device over its limit now; true once the episode has lasted sustainedMs. */
+  #over(d: DeviceState, now: number): boolean {
+    if (d.overSince === 0 || now - d.lastOver > QUIET_MS) d.overSince = now;
+    d.lastOver = now;
+    return now - d.overSince >= this.#config.sustainedMs;
+  }
+
+  #within(d: DeviceState, now: number): void {
+    if (d.overSince !== 0 && now - d.lastOver > QUIET_MS) d.overSince = 0;
   }
 
   /** A device's session ended: its episode ends with it (buckets stay, so reconnecting does not refill them). */
@@ -103,7 +117,7 @@ export class MessageRateLimiter {
     if (d) return d;
     if (this.#devices.size >= MAX_TRACKED) this.#sweep(now);
     const l = this.#config.segments[segment]?.device ?? this.#config.device;
-    d = { messages: new TokenBucket(l.messagesPerSecond, l.messagesBurst, now), bytes: new TokenBucket(l.bytesPerSecond, l.bytesBurst, now), overSince: 0 };
+    d = { messages: new TokenBucket(l.messagesPerSecond, l.messagesBurst, now), bytes: new TokenBucket(l.bytesPerSecond, l.bytesBurst, now), overSince: 0, lastOver: 0 };
     this.#devices.set(id, d);
     return d;
   }

@@ -6,7 +6,7 @@ import { Actions } from '../../../core/policy/actions.ts';
 import type { MqttConnection } from '../connection.ts';
 import { fromWire } from '../properties.ts';
 import { RC } from '../reason-codes.ts';
-import { handleGatewayPublish } from '../gateway-topics.ts';
+import { handleGatewayPublish, isGatewayTopic } from '../gateway-topics.ts';
 
 export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Buffer): void {
   const { services } = conn;
@@ -36,8 +36,13 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
   }
   if (p.retain && !limits.retainAvailable) return conn.fail(RC.RETAIN_NOT_SUPPORTED, 'retain not supported');
 
-  // $queue/, $shadow/, $command/: answered by the gateway, authorised by their own actions.
-  if (topic.startsWith('$') && handleGatewayPublish(conn, p, topic, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload)) return;
+  // $queue/, $shadow/, $command/: answered by the gateway, authorised by their own actions
+  // (inspected first: their rate and content count like any other message).
+  if (topic.startsWith('$') && isGatewayTopic(conn, topic)) {
+    const inspected = inspectPublish(conn, p, topic, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload);
+    if (inspected === null) return;
+    if (handleGatewayPublish(conn, p, topic, inspected.payload)) return;
+  }
 
   const decision = conn.policy!.authorize(Actions.mqttPublish, topic, { source: conn.remoteAddress });
   if (!decision.allowed) {
@@ -51,10 +56,14 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
     return ackRefused(conn, p, RC.QUOTA_EXCEEDED);
   }
 
+  const inspected = inspectPublish(conn, p, topic, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload);
+  if (inspected === null) return;
+  const { payload, unwrapped } = inspected;
+
   const expiry = p.properties?.messageExpiryInterval;
   const message: AppMessage = {
     topic,
-    payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+    payload,
     qos: p.qos,
     retain: p.retain,
     properties: v5 ? fromWire(p.properties) : {},
@@ -63,7 +72,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
   };
   // A PUBLISH without DUP, RETAIN, alias or properties is forwarded byte for byte to
   // subscribers of the same protocol version: no re-encoding on the hot path.
-  if (!p.retain && !p.dup && topic === p.topic && (!v5 || p.properties === undefined)) {
+  if (!unwrapped && !p.retain && !p.dup && topic === p.topic && (!v5 || p.properties === undefined)) {
     message.encodings = new Map([[`${conn.version}${p.qos}00`, frame]]);
   }
   services.broker.publish(message);
@@ -77,6 +86,34 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
   };
   // Acknowledge only once what was routed to persistent sessions is on disk.
   void services.broker.persisted().then(ack);
+}
+
+/**
+ * shield.inspect (DESIGN.md §1): rate limit, WAF, schema, replay. Returns the payload to route
+ * (unwrapped from a replay envelope when it was one), or null when the message was refused or
+ * dropped here — answered, throttled or disconnected as the verdict says.
+ */
+function inspectPublish(conn: MqttConnection, p: IPublishPacket, topic: string, payload: Buffer): { payload: Buffer; unwrapped: boolean } | null {
+  const inspector = conn.services.inspector;
+  if (!inspector || !conn.principal) return { payload, unwrapped: false };
+  const v = inspector.inspect({ principal: conn.principal, protocol: 'mqtt', topic, payload, userProperties: p.properties?.userProperties ?? {}, source: conn.remote, deferrable: p.qos > 0 });
+  if (!v.ok) {
+    if (v.reason !== 'rate_limited') {
+      ackRefused(conn, p, v.reason === 'replayed' ? RC.NOT_AUTHORIZED : RC.PAYLOAD_FORMAT_INVALID);
+      return null;
+    }
+    // Over the limit for too long: 0x96 (3.1.1 has no reason codes: the connection just ends).
+    if (v.sustained) {
+      conn.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high');
+      return null;
+    }
+    // QoS 0 over the limit is dropped, and the client is not read for a while.
+    conn.services.broker.stats.messagesDropped++;
+    conn.throttle(v.retryAfterMs);
+    return null;
+  }
+  if (v.throttleMs !== undefined) conn.throttle(v.throttleMs);
+  return v.payload === undefined ? { payload, unwrapped: false } : { payload: v.payload, unwrapped: true };
 }
 
 /**
