@@ -46,6 +46,12 @@ const SQLI_ATTACKS: string[] = [
   // order by / having / into outfile
   "1' ORDER BY 1--+", "' ORDER BY 10--", "1 order by 3--", "' HAVING 1=1--", "' GROUP BY columnnames having 1=1 --",
   "' INTO OUTFILE '/tmp/x'--",
+  // sqlmap boundary-less templates and fragments
+  "1 (SELECT (CASE WHEN (4821=4821) THEN 1 ELSE 0 END))", "1 ,(SELECT 1 FROM DUAL)", "1 ELT(4821=4821,1)",
+  "1' OR NOT 4821=4821 AND 'qXbV'='qXbV", "1 OR NOT 4821=4821", "1 ,RAISE_ERROR('70001','x'||(SELECT 1))",
+  "1) BEGIN IF (1=1) THEN DBMS_LOCK.SLEEP(5); END IF; END;-- -", "(SELECT CONCAT('a',(ELT(1=1,1)),'b'))",
+  " and 1=1", "or 1=1", "order by 1--", "sleep(5)#1", "benchmark(10000000,MD5(1))#1", "abc`,sleep(5)#1",
+  "t'exec master..xp_cmdshell 'nslookup example.com'--", "1' (4821=4821)*4821 AND 'qXbV'='qXbV",
 ];
 
 const BENIGN_TEXT: string[] = [
@@ -84,6 +90,11 @@ const BENIGN_TEXT: string[] = [
   // misc
   "password123", "P@ssw0rd!", "user@domain", "@mention me", "#hashtag", "-- signature", "/* not a comment */ text",
   "Hello; World", "Hello; select a seat", "1; 2; 3", "a;b;c", "x -- y", "50-50", "one--two",
+  // adversarial: quotes, parentheses and keywords in ordinary sentences
+  "1 (one) item", "Step 1 (optional)", "1) (a) first", "it's 'select' time", "'quoted', (parenthetical)",
+  "x' (y)", "'exec' button", "Press 'Delete' to remove", "Room 1 (east wing)", "'(1)'", "'Or' is a word",
+  "Choose 'yes' or 'no'", "Type 'exit' or press Ctrl-C", "O'Neil & O'Brien", "Drop by at 5; select a time",
+  "Sleep (mode)", "To \"grant\" such a licence to a party", "I'm 5'11\" tall", "Mike's \"best\" (ever) -- ok",
 ];
 
 /** Attacks this detector does not flag, each with why; the test fails if one starts to be caught

@@ -45,6 +45,9 @@ const XSS_ATTACKS: string[] = [
   '<!--<img src="--><img src=x onerror=alert(1)//">', '<![CDATA[<script>alert(1)</script>]]>', '<!--[if gte IE 4]><script>alert(1)</script><![endif]-->',
   // tag with attribute assignment
   '<a href="http://evil.example" target=_blank>win a prize</a>', '<p style="color:red">x</p>', '<x y="z">',
+  // JavaScript string break-outs, split tags, injection inside a tag
+  "';alert(1);//", '";alert(1);//', "'-alert(1)-'", '\\";alert(\'XSS\');//', "';(alert)(1);//", "';location=name;//",
+  '<scr<script>ipt>alert(1)</scr</script>ipt>', 'x/onload=alert(1)', 'autofocus/onfocus=alert(1)//',
 ];
 const BENIGN_HTMLISH: string[] = [
   'a < b', 'x<3', '1 < 2 > 0', '<joe@example.org>', 'Joe Smith <joe@example.org>', 'I <3 you', '<-- back', 'if (a<b && c>d) {}',
@@ -52,7 +55,8 @@ const BENIGN_HTMLISH: string[] = [
   'Note: see page 3', 'time: 12:30', 'https://example.com/?a=1&b=2', 'onion rings', 'online', 'one=1', 'on=true', 'onload time is 5s',
   'The "onerror" handler is documented', 'regular expression(s) are useful', 'Call expression (a + b)', 'a=b c=d',
   'style=bold', 'href=https://example.com', 'src: camera-3', 'data:1234', 'Data: none', 'vbscript is old', 'script kiddie',
-  'my <script> tag example'.replace('<script>', 'script'), '<<< arrows >>>', 'foo<bar', '<3 <3 <3', '2<x<5', '<b', '< b >', '<!>',
+  "it's (really) good", '"Hello"; world', "Q: what's 2+2? A: 4", 'if (x == 1) { return \'a\'; }',
+  'function f(a, b) { return a + b; }', "console.log('hello'); // test", 'Say "hi" and "bye"', '<<< arrows >>>', 'foo<bar', '<3 <3 <3', '2<x<5', '<b', '< b >', '<!>',
 ];
 
 const BENIGN_TEXT: string[] = [
@@ -107,7 +111,7 @@ describe('detectXss', () => {
   it.each(XSS_ATTACKS.filter((s) => !knownMisses.has(s)))('detects %s', (s) => {
     const r = detectXss(s);
     expect(r.detected).toBe(true);
-    expect(r.fingerprint).toMatch(/^(tag|attr|url|css):[a-z0-9:+-]+$|^(comment|cdata|doctype)$/);
+    expect(r.fingerprint).toMatch(/^(tag|attr|url|css|js):[a-z0-9:+-]+$|^(comment|cdata|doctype)$/);
   });
 
   it('misses only the known misses, and detects >= 95%', () => {

@@ -31,6 +31,8 @@ export interface FoldResult {
 const BREAK = /^([s1nv])\)*/;
 /** What may follow a logic or comparison operator in an injected condition. */
 const CONDITION_TAIL = /^(?:[1sv](?:[o&)cB(]|$)|[nf][o&)]|f\(|\(+[E1sfvn]|E|[1sv]?k)/;
+/** Statements dangerous right after a broken literal even with a plain name after them. */
+const STATEMENT = /^(?:EXEC|EXECUTE|DECLARE|SHUTDOWN|DROP |TRUNCATE|DELETE FROM|INSERT INTO)/;
 const STACKED_AFTER_WORD = /^(DROP |SHUTDOWN|DELETE FROM|INSERT INTO|TRUNCATE|EXEC|DECLARE|ALTER TABLE|CREATE TABLE)/;
 
 function isSQLi(r: FoldResult): boolean {
@@ -93,9 +95,11 @@ function isSQLi(r: FoldResult): boolean {
   // A subquery or call right after the value: "1 (SELECT ...", "1,(SELECT", "1 ELT(", "x' (4821=4821)"
   if (head === '1' && /^,?\(+[Ef]|^,?f\(/.test(rest)) return true;
   if (head === '1' && /^\(1\)/.test(rest) && m[0].length > 1 && r.raw > 7) return true;
-  if (head === 's' && r.quote !== '' && /^,?\(+[1sEvf]|^,?f\(/.test(rest)) return true;
+  if (head === 's' && r.quote !== '' && /^,?\(+(?:E|f\(|[1sv]o|[1sv]\)o)|^,?f\(/.test(rest)) return true;
   // x' SELECT 1 / x' (SELECT ...: a statement right after the broken literal; a quoted word
   // that happens to be a keyword ('"grant" such a licence') is not.
+  const stmt = r.tokens[m[0].length];
+  if (rest[0] === 'E' && stmt !== undefined && STATEMENT.test(stmt.val) && head === 's' && r.quote !== '' && /^E[nf1sv]/.test(rest)) return true;
   if (/^\(*E(?:[1v(f]|ok|n[k,])/.test(rest)) return strong && head !== '1' ? r.quote !== '' : false;
   return false;
 }
@@ -120,7 +124,9 @@ function numberComment(r: FoldResult): boolean {
 function stringSplice(r: FoldResult): boolean {
   const a = r.tokens[0];
   const c = r.tokens[2];
-  return a !== undefined && c !== undefined && a.open === '' && c.close === '' && a.close === c.open && a.close !== '';
+  // ... and the tail is one short value ("x' OR 'x"), not a sentence ("'Or' is a word").
+  return a !== undefined && c !== undefined && a.open === '' && c.close === '' && a.close === c.open && a.close !== ''
+    && !/\s\S/.test(c.val);
 }
 
 export function decide(r: FoldResult): boolean {

@@ -54,11 +54,13 @@ function dangerousCall(s: string, quote: string): string | null {
   let prev = '';
   let prevVal = '';
   let pending = '';
+  let atStart = false;
+  let glued = -1;
   for (let i = 0; i < MAX_SCAN; i++) {
     const t = tz.next();
     if (t === null) return null;
     if (t.type === 'c') continue;
-    if (pending !== '' && t.type === '(') return pending;
+    if (pending !== '' && t.type === '(' && (!atStart || t.pos === glued)) return pending;
     // Qualified names keep the call pending: DBMS_LOCK.SLEEP(5), DBMS_PIPE.RECEIVE_MESSAGE(...)
     if (pending !== '' && (t.type === '.' || ((t.type === 'n' || t.type === 'f') && prev === '.'))) {
       prev = t.type;
@@ -67,6 +69,9 @@ function dangerousCall(s: string, quote: string): string | null {
     pending = '';
     if (t.type === 'f' && DANGEROUS.has(t.val) && (CALL_AFTER.has(prev) || prev === '' || (prev === 's' && quote !== ''))) {
       pending = `${prev}f(`;
+      // At the very start only "sleep(5)" counts, not "Sleep (mode)".
+      atStart = prev === '';
+      glued = t.pos + t.len;
     }
     if (t.type === 'k' && t.val === 'DELAY' && prevVal === 'WAITFOR') return 'kk';
     if (t.type === 's' && prevVal === 'DELAY' && prev === 'k') return 'ks';

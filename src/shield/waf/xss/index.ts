@@ -61,7 +61,7 @@ const ATTR_GATE = /(?:on[a-z]+|href|src|action|data|background|poster|lowsrc|dyn
  * separator, then a (possibly dotted or parenthesised) name called with '(' or a template.
  */
 const JS_QUICK = /^\s*\\*['"`]/;
-const JS_BREAKOUT = /^\s*\\*['"`]\s*(?:[;,+\-*|&)]\s*)+\(?\s*[a-z_$][\w$.]*(?:\[[^\]]*\])?\s*\)?\s*[(`]/i;
+const JS_BREAKOUT = /^\s*\\*['"`]\s*(?:(?:[;,+\-*|&)]\s*)+\(?\s*[a-z_$][\w$.]*(?:\[[^\]]*\])?\s*\)?\s*[(`]|;\s*[a-z_$][\w$.]*\s*=[^;]+;.*\/\/\s*$)/i;
 const LATE_TAG = /<(script|iframe|svg|object|embed|math|base|meta|style)[\s/>]/i;
 /** Bound on the input length scanned in the attribute states (the data state has its own bound). */
 const MAX_SCAN = 64 * 1024;
