@@ -109,9 +109,9 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const throttle = new AuthThrottle(config.shield.authThrottle);
   // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
   const exchanges = createExchanges({ store, events, broker, config });
-  // shield.inspect for every protocol's messages (issue 5): rate limits, then content steps.
   // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
-  const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: null, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
+  const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: admitting.bans, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
+  // shield.inspect for every protocol's messages (issue 5): rate limits, then content steps.
   const inspector = createShieldInspector(config, events, { onPassed: anomaly.onPassed });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));

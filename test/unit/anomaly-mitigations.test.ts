@@ -4,7 +4,8 @@
  * quarantine moves the device and its live MQTT session loses its old rights; revoke puts the
  * device's certificate on the served CRL; alert writes events, a `$SYS/palisade/anomaly/<id>`
  * message and a webhook POST (here to a 127.0.0.1 server that answers 500: a failure event).
- * The ban mitigation and the webhook's timeout and bound run against the Mitigator alone.
+ * ban goes through the gateway's ban list. The webhook's timeout and bound, and ban without a
+ * ban list, run against the Mitigator alone.
  */
 import { get } from 'node:https';
 import { createServer, type Server } from 'node:http';
@@ -40,13 +41,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   t = await startTestGateway({
-    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke'])] } },
+    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke']), { ...failures(['bann'], ['ban']), ban: { kinds: ['username'], seconds: 600 } }] } },
     policy: { segments: { ops: { publish: [], subscribe: ['$SYS/palisade/anomaly/#'] } } },
   });
   t.gateway.events.onEvent((e) => seen.push(e));
   creds.q1 = await addDevice(t, 'q1', 'quar', true);
   creds.r1 = await addDevice(t, 'r1', 'rev', true);
   creds.ops = await addDevice(t, 'ops', 'ops', true);
+  creds.b1 = await addDevice(t, 'b1', 'bann', true);
 });
 afterAll(async () => {
   await t.stop();
@@ -143,6 +145,21 @@ describe('anomaly mitigations on a real gateway', () => {
     expect(new x509.X509Crl(der).entries.map((e) => normalizeSerial(e.serialNumber))).toContain(serial);
     // The password session is not certificate-bound, so it stays; quarantine is the mitigation for that.
     r1.end();
+  });
+
+  it('ban: the gateway\'s ban list takes the device\'s username; its open connection is closed and it cannot come back', async () => {
+    const b1 = await connect('b1');
+    await deny(b1, 3);
+    t.gateway.anomaly.detector.closeWindow();
+    await t.gateway.anomaly.mitigator.settled();
+    expect(seen.find((e) => e.type === 'anomaly.banned')).toMatchObject({ principal: 'shield:anomaly', detail: { device: 'b1', kind: 'username', value: 'b1', seconds: 600 } });
+    const bans = (await t.gateway.store.bans.list(Date.now())).filter((b) => b.value === 'b1');
+    expect(bans).toMatchObject([{ kind: 'username', by: 'anomaly' }]);
+    expect(bans[0]!.expiresAt! - Date.now()).toBeGreaterThan(590_000);
+    await b1.waitClosed();
+    const again = await RawClient.tcp(t.port('mqtt'), 5);
+    expect((await again.connect({ clientId: 'b1', username: 'b1', password: Buffer.from(creds.b1!.password!) })).reasonCode).not.toBe(0);
+    again.destroy();
   });
 });
 
