@@ -73,7 +73,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
     const r = remoteOf(socket);
     mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: peerIdentity(socket), admitted: true });
   });
-  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name));
+  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name, mqtt));
   return listen(server, opts.host, opts.port, opts.settings.name);
 }
 
@@ -122,7 +122,7 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
   server.on('secureConnection', (socket: TLSSocket) => {
     mqtt.admitCertificate(socket, opts.settings.name);
   });
-  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name));
+  server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name, mqtt));
   const app = await opts.mount(server);
   const wss = new WebSocketServer({
     noServer: true,
@@ -172,8 +172,11 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
  * when it rejected the peer's certificate itself; the verification verdict (CERT_HAS_EXPIRED,
  * UNABLE_TO_VERIFY_LEAF_SIGNATURE) is on the socket.
  */
-function handshakeFailureRecorder(events: EventLog, listener: string): (err: NodeJS.ErrnoException, socket: TLSSocket) => void {
+function handshakeFailureRecorder(events: EventLog, listener: string, mqtt: MqttServer): (err: NodeJS.ErrnoException, socket: TLSSocket) => void {
   return (err, socket) => {
+    // Refused at accept (ban, rate, cap): already recorded, rate-limited, by the shield; no TLS was spoken.
+    const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
+    if (tcp !== undefined && mqtt.refusedAtAccept(tcp)) return;
     const verdict = socket.authorizationError as Error | string | null | undefined;
     const reason = typeof verdict === 'string' ? verdict : verdict ? ((verdict as NodeJS.ErrnoException).code ?? verdict.message) : null;
     events.record('tls.handshake_failed', 'warning', { source: handshakePeer(socket), detail: { listener, error: reason ?? err.code ?? err.message, ...(reason ? { transportError: err.code ?? err.message } : {}) } });

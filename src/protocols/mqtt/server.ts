@@ -37,6 +37,14 @@ export class MqttServer {
     this.#events = services.events;
   }
 
+  /** Sockets refused at accept: their TLS wrapper's hang-up is not a handshake failure worth an event. */
+  readonly #refused = new WeakSet<Duplex>();
+
+  /** Whether admission refused this (TCP) socket. */
+  refusedAtAccept(socket: Duplex): boolean {
+    return this.#refused.has(socket);
+  }
+
   /** Admission at accept time; returns false (and the socket is destroyed) when refused. */
   admit(socket: Duplex, remoteAddress: string, remotePort: number, listener: string): boolean {
     // An address banned for failed logins is refused before any TLS or MQTT work.
@@ -50,6 +58,7 @@ export class MqttServer {
     if (gate) {
       // Bans, rates and caps; refusals are recorded (rate-limited) by the gate.
       if (!gate.admit(this.#admission, remoteAddress, `${remoteAddress}:${remotePort}`, listener)) {
+        this.#refused.add(socket);
         socket.destroy();
         return false;
       }

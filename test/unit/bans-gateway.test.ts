@@ -1,0 +1,210 @@
+/**
+ * The ban list in a running gateway, over real sockets (issue 5, point 1): an address ban
+ * refuses at accept before any TLS byte; client id and username bans at CONNECT before the
+ * password is checked (0x8A on MQTT 5, 5 on 3.1.1); a certificate ban when the handshake
+ * completes; a ban written by the CLI in another process bites within about a second; live
+ * sessions matching a new ban close; bans survive a restart; the admin API; flapping with
+ * rotating client ids banned by address and username.
+ */
+import { execFile } from 'node:child_process';
+import { connect as netConnect } from 'node:net';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/core/operators/tokens.ts';
+import { AdminClient } from './helpers/admin-client.ts';
+import { addDevice, type DeviceCreds } from './helpers/devices.ts';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { RawClient } from './helpers/raw-client.ts';
+
+const run = promisify(execFile);
+const TOKEN = 'pal_t_bans-test-token-0123456789abcdef0123';
+
+let t: TestGateway;
+let dev: DeviceCreds;
+
+beforeAll(async () => {
+  t = await startTestGateway({ shield: { bans: { reloadMs: 200 } } });
+  dev = await addDevice(t, 'meter-1', 'power', true);
+  const now = Date.now();
+  await t.gateway.store.operators.create({ username: 'ops', role: 'operator', status: 'active', passwordHash: 'unused', totpSealed: null, mfa: 'active', totpLastStep: null, createdAt: now, createdBy: null });
+  await t.gateway.store.operatorTokens.create({ id: 'tok_bans', operator: 'ops', kind: 'api', hash: hashToken(TOKEN), name: 'test', scopes: ['devices:read', 'devices:write'], createdAt: now, expiresAt: now + 3_600_000, revokedAt: null });
+}, 30_000);
+afterAll(async () => t.stop());
+
+async function cli(...args: string[]): Promise<string> {
+  const r = await run(process.execPath, ['src/cli/main.ts', ...args, '-d', t.dataDir], { cwd: process.cwd() });
+  return r.stdout;
+}
+
+/** CONNACK code, or 'closed' when the server hung up without one. */
+async function login(opts: { from?: string; clientId: string; username?: string; password?: string; version?: 4 | 5 }): Promise<number | 'closed'> {
+  let c: RawClient;
+  try {
+    c = await RawClient.tcp(t.port('mqtt'), opts.version ?? 5, opts.from);
+  } catch {
+    return 'closed';
+  }
+  const closed = c.waitClosed(3000).then(() => 'closed' as const);
+  const ack = c.connect({ clientId: opts.clientId, ...(opts.username ? { username: opts.username } : {}), ...(opts.password ? { password: Buffer.from(opts.password) } : {}) }).then((a) => a.reasonCode ?? a.returnCode ?? -1);
+  const result = await Promise.race([ack, closed]);
+  c.destroy();
+  return result;
+}
+
+async function events(type: string) {
+  await t.gateway.events.flush();
+  return t.gateway.store.events.list({ type });
+}
+
+/** Opens a TCP connection to `port` from `from` and reports how it ended: bytes received and ms until close. */
+function probe(port: number, from: string): Promise<{ bytes: number; ms: number }> {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    let bytes = 0;
+    const s = netConnect({ host: '127.0.0.1', port, localAddress: from });
+    s.on('data', (d: Buffer) => (bytes += d.length));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve({ bytes, ms: Date.now() - start }));
+    setTimeout(() => s.destroy(), 3000).unref();
+  });
+}
+
+describe('bans in a running gateway', () => {
+  it('refuses a banned address on accept, before TLS, on MQTT/TLS and HTTPS; once per ban in the event log', async () => {
+    const out = await cli('ban', 'add', '--address', '127.0.0.66/32', '--for', '1h', '--reason', 'scanner');
+    const id = Number(/^ban (\d+)/.exec(out)?.[1]);
+    await expect.poll(async () => (await probe(t.port('mqtts'), '127.0.0.66')).ms, { timeout: 2000, interval: 50 }).toBeLessThan(500);
+    // Nothing came back: no ServerHello, the handshake never started.
+    for (const port of [t.port('mqtts'), t.port('https'), t.port('mqtt')]) {
+      const r = await probe(port, '127.0.0.66');
+      expect(r.bytes).toBe(0);
+      expect(r.ms).toBeLessThan(500);
+    }
+    // A neighbour outside the ban connects as usual.
+    expect(await login({ from: '127.0.0.67', clientId: 'meter-1', username: 'meter-1', password: dev.password! })).toBe(0);
+    const banned = (await events('shield.banned')).filter((e) => e.detail.banId === id);
+    // Five refusals, one event (rate-limited per ban), with the step and ban id.
+    expect(banned).toHaveLength(1);
+    expect(banned[0]!.detail).toMatchObject({ step: 'accept', banId: id, kind: 'address', value: '127.0.0.66', reason: 'scanner' });
+    expect(banned[0]!.source).toMatch(/^127\.0\.0\.66:/);
+    expect((await events('tls.handshake_failed')).filter((e) => e.source?.startsWith('127.0.0.66'))).toEqual([]);
+  });
+
+  it('refuses a banned client id (from the CLI in another process) at CONNECT before the password: 0x8A, and 5 on 3.1.1', async () => {
+    // Without a ban a wrong password is 0x86; with one, the ban answers before any hashing.
+    expect(await login({ clientId: 'meter-1', username: 'meter-1', password: 'wrong' })).toBe(0x86);
+    await cli('ban', 'add', '--client-id', 'meter-1', '--reason', 'stolen');
+    const written = Date.now();
+    await expect.poll(() => login({ clientId: 'meter-1', username: 'meter-1', password: 'wrong' }), { timeout: 2000, interval: 50 }).toBe(0x8a);
+    const tookMs = Date.now() - written;
+    expect(tookMs).toBeLessThan(1000);
+    expect(await login({ clientId: 'meter-1', username: 'meter-1', password: dev.password!, version: 4 })).toBe(5);
+    const last = (await events('shield.banned')).at(-1)!;
+    expect(last.detail).toMatchObject({ step: 'connect', kind: 'client-id', value: 'meter-1' });
+    // Other clients are untouched.
+    const other = await addDevice(t, 'meter-2', 'power', true);
+    expect(await login({ clientId: 'meter-2', username: 'meter-2', password: other.password! })).toBe(0);
+    const list = await cli('ban', 'list', '--json');
+    const ban = list.trim().split('\n').map((l) => JSON.parse(l) as { id: number; kind: string }).find((b) => b.kind === 'client-id')!;
+    await cli('ban', 'remove', String(ban.id));
+    await expect.poll(() => login({ clientId: 'meter-1', username: 'meter-1', password: dev.password! }), { timeout: 2000, interval: 50 }).toBe(0);
+  });
+
+  it('closes a live session when its username is banned, then refuses the username at CONNECT', async () => {
+    const c = await RawClient.tcp(t.port('mqtt'), 5);
+    expect((await c.connect({ clientId: 'meter-1', username: 'meter-1', password: Buffer.from(dev.password!) })).reasonCode).toBe(0);
+    const api = new AdminClient(t);
+    const r = await api.call('POST', '/api/v1/bans', { kind: 'username', value: 'meter-1', reason: 'compromised', forSeconds: 600 }, TOKEN);
+    expect(r.status).toBe(201);
+    const added = (r.body as { ban: { id: number } }).ban;
+    expect(added).toMatchObject({ kind: 'username', value: 'meter-1', by: 'operator:ops' });
+    const disconnect = await c.next('disconnect');
+    expect(disconnect.reasonCode).toBe(0x98);
+    expect(await login({ clientId: 'any', username: 'meter-1', password: dev.password! })).toBe(0x8a);
+    const listed = await api.call('GET', '/api/v1/bans', undefined, TOKEN);
+    expect(listed.status).toBe(200);
+    expect((listed.body as { bans: Array<{ value: string }> }).bans.map((b) => b.value)).toContain('meter-1');
+    const del = await api.call('DELETE', `/api/v1/bans/${added.id}`, undefined, TOKEN);
+    expect(del.status).toBe(204);
+    expect((await api.call('DELETE', `/api/v1/bans/${added.id}`, undefined, TOKEN)).status).toBe(404);
+    expect(await login({ clientId: 'meter-1', username: 'meter-1', password: dev.password! })).toBe(0);
+    // Validation and the role rules of the other admin routes.
+    expect((await api.call('POST', '/api/v1/bans', { kind: 'address', value: '10.0.0.0/99' }, TOKEN)).status).toBe(400);
+    expect((await api.call('GET', '/api/v1/bans')).status).toBe(401);
+    expect((await events('admin.ban_added')).at(-1)?.principal).toBe('operator:ops');
+  });
+
+  it('refuses a banned certificate when the TLS handshake completes, by serial or fingerprint', async () => {
+    const cam = await addDevice(t, 'cam-1', 'power');
+    const ok = await RawClient.tls(t.port('mqtts'), { cert: cam.cert, key: cam.key, ca: cam.ca });
+    expect((await ok.connect({ clientId: 'cam-1' })).reasonCode).toBe(0);
+    ok.destroy();
+    const x509 = new (await import('node:crypto')).X509Certificate(cam.cert);
+    await cli('ban', 'add', '--cert', x509.fingerprint256, '--reason', 'key leaked');
+    await expect
+      .poll(async () => {
+        try {
+          const c = await RawClient.tls(t.port('mqtts'), { cert: cam.cert, key: cam.key, ca: cam.ca });
+          const code = await Promise.race([c.connect({ clientId: 'cam-1' }).then((a) => a.reasonCode), c.waitClosed(2000).then(() => 'closed')]);
+          c.destroy();
+          return code;
+        } catch {
+          return 'closed';
+        }
+      }, { timeout: 2000, interval: 50 })
+      .toBe('closed');
+    const last = (await events('shield.banned')).at(-1)!;
+    expect(last.detail).toMatchObject({ step: 'tls', kind: 'certificate', value: x509.fingerprint256.replace(/:/g, '').toLowerCase() });
+  });
+
+  it('keeps bans across a gateway restart (real SQLite file)', async () => {
+    await cli('ban', 'add', '--client-id', 'persist-me', '--for', '1h');
+    await t.restart();
+    expect(await login({ clientId: 'persist-me', username: 'persist-me', password: 'whatever' })).toBe(0x8a);
+  });
+});
+
+describe('flapping', () => {
+  let f: TestGateway;
+  let d: DeviceCreds;
+  beforeAll(async () => {
+    f = await startTestGateway({ shield: { flapping: { maxConnects: 3, windowSeconds: 60, banSeconds: 300, exemptAddresses: [] } } });
+    d = await addDevice(f, 'flap-1', 'power', true);
+  }, 30_000);
+  afterAll(async () => f.stop());
+
+  async function attempt(from: string, clientId: string, username: string, password: string): Promise<number | 'closed'> {
+    let c: RawClient;
+    try {
+      c = await RawClient.tcp(f.port('mqtt'), 5, from);
+    } catch {
+      return 'closed';
+    }
+    const closed = c.waitClosed(3000).then(() => 'closed' as const);
+    const ack = c.connect({ clientId, username, password: Buffer.from(password) }).then((a) => a.reasonCode ?? -1);
+    const r = await Promise.race([ack, closed]);
+    c.destroy();
+    return r;
+  }
+
+  it('bans a client rotating client ids by address and by username, before authentication', async () => {
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push(await attempt('127.0.0.80', `rot-${i}`, 'flap-1', d.password!));
+    // Each rotated id fails authentication (0x85: not the device's id); the fourth attempt is
+    // refused with 0x8A before authentication runs.
+    codes.push(await attempt('127.0.0.80', 'rot-3', 'flap-1', d.password!));
+    expect(codes).toEqual([0x85, 0x85, 0x85, 0x8a]);
+    await f.gateway.events.flush();
+    const flaps = await f.gateway.store.events.list({ type: 'shield.flapping' });
+    expect(flaps.map((e) => e.detail.key).sort()).toEqual(['address', 'username']);
+    await expect.poll(async () => (await f.gateway.store.bans.list(Date.now())).map((b) => `${b.kind}:${b.value}:${b.by}`).sort(), { timeout: 2000 }).toEqual(['address:127.0.0.80:flapping', 'username:flap-1:flapping']);
+    const ban = (await f.gateway.store.bans.list()).find((b) => b.kind === 'address')!;
+    expect(ban.expiresAt! - ban.createdAt).toBe(300_000);
+    // The address is now refused at accept; the username from a fresh address at CONNECT.
+    await expect.poll(() => attempt('127.0.0.80', 'new-id', 'someone', 'x'), { timeout: 2000, interval: 50 }).toBe('closed');
+    expect(await attempt('127.0.0.81', 'flap-1', 'flap-1', d.password!)).toBe(0x8a);
+    // Another device from another address is untouched.
+    const e = await addDevice(f, 'calm-1', 'power', true);
+    expect(await attempt('127.0.0.82', 'calm-1', 'calm-1', e.password!)).toBe(0);
+  });
+});
