@@ -3,6 +3,9 @@
  * protocol adapters together. Everything else receives what it needs.
  */
 import { createShieldInspector } from './shield/from-config.ts';
+import type { InspectionStep } from './shield/inspector.ts';
+import { ReplayGuard } from './shield/replay/guard.ts';
+import { createWafStep } from './shield/waf/step.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -111,8 +114,12 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const exchanges = createExchanges({ store, events, broker, config });
   // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
   const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: admitting.bans, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
-  // shield.inspect for every protocol's messages (issue 5): rate limits, then content steps.
-  const inspector = createShieldInspector(config, events, { onPassed: anomaly.onPassed });
+  // shield.inspect for every protocol's messages (issue 5): rate limits, then the replay window
+  // (it unwraps envelopes, so the WAF reads what will be routed), then the WAF.
+  const replay = await ReplayGuard.open({ repo: store.replay, settings: config.shield.replay, onPersistError: (err) => events.record('replay.persist_failed', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) });
+  const steps: InspectionStep[] = replay.enabled ? [(m) => replay.check(m)] : [];
+  steps.push(createWafStep(config.shield.waf, events));
+  const inspector = createShieldInspector(config, events, { steps, onPassed: anomaly.onPassed });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));
   const crl = new CrlCache(pki.ca, store);
@@ -208,6 +215,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       deviceMessaging.stop();
       exchanges.stop();
       mqtt.shutdown();
+      await replay.flush();
       await anomaly.stop();
       await Promise.all(bound.map((b) => b.close()));
       await broker.close();

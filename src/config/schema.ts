@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { replaySchema } from './replay.ts';
+import { wafSchema } from './waf.ts';
 import { anomalySchema } from './anomaly.ts';
 import { bansSchema, connectionRateSchema, flappingSchema, httpTimeoutsSchema } from './admission.ts';
 
@@ -135,6 +136,8 @@ export const configSchema = z.strictObject({
       /** Over the limit this long without a break: MQTT disconnects with 0x96. */
       sustainedSeconds: z.number().min(0.1).default(10),
     }).prefault({}),
+    /** WAF for device payloads and HTTP requests (src/shield/waf, config/waf.ts). */
+    waf: wafSchema.prefault({}),
     /** Behavioural anomaly detection with mitigations (src/shield/anomaly, config/anomaly.ts). */
     anomaly: anomalySchema.prefault({}),
   }).prefault({}),

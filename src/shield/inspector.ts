@@ -93,7 +93,7 @@ export class ShieldInspector implements MessageInspector {
 
   #refused(m: InboundMessage, v: Refusal): void {
     const detail: Record<string, unknown> = { protocol: m.protocol, topic: m.topic.slice(0, 256) };
-    if (v.reason === 'blocked' || v.reason === 'invalid') detail.rules = v.ruleIds;
+    if (v.reason === 'blocked' || v.reason === 'invalid') Object.assign(detail, { rules: v.ruleIds }, v.detail);
     if (v.reason === 'replayed') detail.why = v.detail;
     this.#parts.events.record(REFUSAL_EVENTS[v.reason], 'warning', { principal: m.principal.id, source: m.source, detail });
   }

@@ -30,10 +30,10 @@ export interface InboundMessage {
 export type Refusal =
   /** Over the device's or segment's messages/s or bytes/s; `sustained` once it has lasted (MQTT then disconnects 0x96). */
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number; sustained: boolean }
-  /** The WAF scored it anomalous in a segment whose mode is block. */
-  | { ok: false; reason: 'blocked'; ruleIds: string[] }
+  /** The WAF scored it anomalous in a segment whose mode is block; `detail` goes into the event. */
+  | { ok: false; reason: 'blocked'; ruleIds: string[]; detail?: Record<string, unknown> }
   /** Fails the topic's schema or size rule. */
-  | { ok: false; reason: 'invalid'; ruleIds: string[] }
+  | { ok: false; reason: 'invalid'; ruleIds: string[]; detail?: Record<string, unknown> }
   /** A replay-protected topic: counter or nonce seen before, or stale. */
   | { ok: false; reason: 'replayed'; detail: string };
 

@@ -1,0 +1,44 @@
+/**
+ * The WAF as a step of the shield's inspector: each device message's payload (JSON-aware, every
+ * string value) through the rule engine at the segment's paranoia level. Mode per segment:
+ * `block` refuses an anomalous message (the inspector records `waf.blocked` with the hits),
+ * `log` lets it pass with a `waf.hit` event, `off` skips it. Hits below the threshold are
+ * logged as `waf.hit` as well, so an operator sees what is building up.
+ */
+import type { WafConfig } from '../../config/waf.ts';
+import type { EventLog } from '../../core/events/event-log.ts';
+import type { InboundMessage, InspectionVerdict } from '../../core/messaging/inspection.ts';
+import type { InspectionStep } from '../inspector.ts';
+import { Waf } from './engine.ts';
+import type { ParanoiaLevel, WafHit } from './types.ts';
+
+const OK: InspectionVerdict = { ok: true };
+
+/** What an event says of the hits: rule, where, and a short excerpt (never the whole payload). */
+export function describeHits(hits: readonly WafHit[]): Array<Record<string, string>> {
+  return hits.slice(0, 8).map((h) => ({ rule: h.ruleId, category: h.category, location: h.location, match: h.match }));
+}
+
+export function createWafStep(config: WafConfig, events: Pick<EventLog, 'record'>): InspectionStep {
+  const engines = new Map<ParanoiaLevel, Waf>();
+  const engine = (pl: ParanoiaLevel): Waf => {
+    let w = engines.get(pl);
+    if (!w) {
+      w = new Waf({ paranoia: pl, threshold: config.threshold });
+      engines.set(pl, w);
+    }
+    return w;
+  };
+  return (m: InboundMessage): InspectionVerdict => {
+    const seg = config.segments[m.principal.segment];
+    const mode = seg?.mode ?? config.mode;
+    if (mode === 'off' || m.payload.length === 0) return OK;
+    const v = engine(seg?.paranoia ?? config.paranoia).inspectPayload(m.payload);
+    if (v.hits.length === 0) return OK;
+    if (v.anomalous && mode === 'block') {
+      return { ok: false, reason: 'blocked', ruleIds: [...new Set(v.hits.map((h) => h.ruleId))], detail: { score: v.score, hits: describeHits(v.hits) } };
+    }
+    events.record('waf.hit', 'warning', { principal: m.principal.id, source: m.source, detail: { protocol: m.protocol, topic: m.topic.slice(0, 256), mode, score: v.score, anomalous: v.anomalous, hits: describeHits(v.hits) } });
+    return OK;
+  };
+}
