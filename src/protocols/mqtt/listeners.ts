@@ -68,6 +68,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
     socket.setNoDelay(true);
   });
+  handshakeDeadline(server, opts.handshakeTimeoutMs);
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!mqtt.admitCertificate(socket, opts.settings.name)) return;
     const r = remoteOf(socket);
@@ -118,6 +119,7 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
     const r = remoteOf(socket);
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
   });
+  handshakeDeadline(server, opts.handshakeTimeoutMs);
   // Certificate bans once the handshake is done, before any request is read.
   server.on('secureConnection', (socket: TLSSocket) => {
     mqtt.admitCertificate(socket, opts.settings.name);
@@ -165,6 +167,27 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
       await bound.close();
     },
   };
+}
+
+/**
+ * A deadline for the whole TLS handshake, from accept. Node's `handshakeTimeout` is an idle
+ * timer (socket.setTimeout) that every received byte re-arms, so a peer trickling its
+ * ClientHello a byte at a time would hold the connection for ever (slow-loris); this one does
+ * not move. Cleared when the handshake completes or the socket closes.
+ */
+function handshakeDeadline(server: NetServer, ms: number): void {
+  const pending = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    pending.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
+    if (tcp !== undefined) clearTimeout(pending.get(tcp));
+  });
 }
 
 /**
