@@ -216,6 +216,24 @@ describe('segments and events', () => {
     expect(d.alarms('other')).toEqual([]);
   });
 
+  it('a device seen only in events gets its segment from the store lookup, once', async () => {
+    const lookups: string[] = [];
+    const notices: AnomalyNotice[] = [];
+    const d = new AnomalyDetector({
+      settings: settings([{ name: 'ops-denials', metric: 'authorizationFailures', segments: ['ops'], threshold: { op: '>', value: 1 }, datapointsToAlarm: 1, datapointsToClear: 1, mitigations: ['alert'] }]),
+      sink: { notify: (n) => notices.push(n) },
+      resolveSegment: (id) => {
+        lookups.push(id);
+        return Promise.resolve(id === 'dev' ? 'ops' : null);
+      },
+    });
+    for (let i = 0; i < 3; i++) d.onSecurityEvent({ ts: 0, type: 'mqtt.publish_denied', severity: 'warning', principal: 'dev', source: '10.0.0.1:1', detail: {} });
+    await Promise.resolve();
+    d.closeWindow();
+    expect(lookups).toEqual(['dev']);
+    expect(notices.map((n) => [n.deviceId, n.segment, n.value])).toEqual([['dev', 'ops', 3]]);
+  });
+
   it('classifies only authenticated principals as the device for everything but failed logins', () => {
     expect(classifyEvent({ ts: 0, type: 'mqtt.publish_denied', severity: 'warning', principal: null, source: null, detail: {} })).toBeNull();
     expect(classifyEvent({ ts: 0, type: 'mqtt.connect_refused', severity: 'warning', principal: 'dev', source: null, detail: {} })).toEqual({ metrics: ['connectionAttempts', 'authorizationFailures'], deviceId: 'dev', authenticated: true });

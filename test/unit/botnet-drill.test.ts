@@ -134,18 +134,26 @@ describe('botnet drill', () => {
     await untilWindow(detector.window + WARM_UP_WINDOWS);
     expect(anomalyEvents).toEqual([]);
 
-    // The flooder turns: ~240 allowed messages/s over new topics in its own tree and ~120/s
-    // refused ones across other segments' trees and outside any tree.
+    // The flooder turns. Each window (read from the detector, so the volume per window does not
+    // depend on timer accuracy on a loaded machine) it sends a burst: 50 messages to new topics
+    // in its own tree (20x its normal rate and 25x its fan-out) and 25 refused ones across other
+    // segments' trees and outside any tree (100/s, under the event log's 200/s per type).
     const f = creds.get(FLOODER)!;
     const flooder = clients.get(FLOODER)!;
     const firstBadWindow = detector.window;
     let hop = 0;
-    timers.push(
-      setInterval(() => {
-        for (let k = 0; k < 6; k++) flooder.publish(`${f.segment}/${FLOODER}/hop/${hop++}`, Buffer.alloc(200, 1), { qos: 0 });
-        for (let k = 0; k < 3; k++) flooder.publish(k === 0 ? `elsewhere/${hop++}` : `${SEGMENTS[(hop++) % SEGMENTS.length]}/dev-${hop % 100}/cmd`, 'x', { qos: 0 });
-      }, 25),
-    );
+    let flooding = true;
+    const burst = (): void => {
+      for (let k = 0; k < 50; k++) flooder.publish(`${f.segment}/${FLOODER}/hop/${hop++}`, Buffer.alloc(200, 1), { qos: 0 });
+      for (let k = 0; k < 25; k++) flooder.publish(k % 5 === 0 ? `elsewhere/${hop++}` : `${SEGMENTS[hop++ % SEGMENTS.length]}/dev-${String(hop % 100).padStart(3, '0')}/cmd`, 'x', { qos: 0 });
+    };
+    const flood = (async () => {
+      for (let last = -1; flooding; await new Promise((r) => setTimeout(r, 10))) {
+        if (detector.window === last) continue;
+        last = detector.window;
+        burst();
+      }
+    })();
 
     const deadline = firstBadWindow + TO_ALARM + 6;
     let quarantined: SecurityEventInput | undefined;
@@ -171,13 +179,19 @@ describe('botnet drill', () => {
 
     // Normal traffic goes on for a few more windows: still nobody else.
     await untilWindow(detector.window + AFTER_WINDOWS);
+    flooding = false;
+    await flood;
     for (const timer of timers) clearInterval(timer);
 
     const others = [...creds.keys()].filter((id) => id !== FLOODER);
     expect(others).toHaveLength(100);
     const touched = anomalyEvents.filter((e) => e.detail.device !== FLOODER);
     expect(touched).toEqual([]);
-    expect(anomalyEvents.filter((e) => e.type === 'anomaly.alarm').map((e) => e.detail.behaviour)).toContain('authorization-failures');
+    // Counted through the shield inspector's tap (recordPublish) as well as the event log: the
+    // flooder's allowed topic hopping and rate alarmed too, on their learned baselines.
+    const alarmed = anomalyEvents.filter((e) => e.type === 'anomaly.alarm').map((e) => e.detail.behaviour);
+    console.log(`botnet drill alarms [behaviour, window, value, threshold]: ${JSON.stringify(anomalyEvents.filter((e) => e.type === 'anomaly.alarm').map((e) => [e.detail.behaviour, e.detail.window, e.detail.value, e.detail.threshold]))}; first bad window ${firstBadWindow}`);
+    expect(alarmed).toEqual(expect.arrayContaining(['authorization-failures', 'topic-fanout', 'message-rate']));
     expect([...dropped]).toEqual([]);
     for (const id of others) {
       expect((await t.gateway.store.devices.get(id))!.segment).toBe(creds.get(id)!.segment);
