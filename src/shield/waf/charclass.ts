@@ -1,12 +1,12 @@
 /**
- * The cheap pre-filter (issue 5, point 3: "make the common case cheap"). One native regex test
- * tells whether a string holds anything a rule could care about; only then one pass over its
- * characters builds a bit mask of character classes, and each rule runs only when the mask
- * meets its trigger. Sensor readings, ids, timestamps and plain words never reach a detector.
+ * The cheap pre-filter (issue 5, point 3: "make the common case cheap"). One pass over a
+ * string's characters with a table lookup builds a bit mask of character classes; each rule runs
+ * only when the mask meets its trigger. Sensor readings, ids, timestamps and plain words never
+ * reach a detector; a keyword regex runs only on strings with a space.
  */
 
 export const CC = {
-  QUOTE: 1 << 0, // ' " `
+  QUOTE: 1 << 0, // ' " ` (a backtick also sets BACKTICK)
   SEMI: 1 << 1, // ;
   PIPE: 1 << 2, // |
   AMP: 1 << 3, // &
@@ -27,96 +27,82 @@ export const CC = {
   KEYWORD: 1 << 18, // a word an injection needs even without metacharacters (union, select, ...)
   COLON: 1 << 19, // :
   COMMA: 1 << 20, // ,
+  BACKTICK: 1 << 22, // `
+  SPACE: 1 << 23, // a space (only with other bits does it matter)
+  HEX0X: 1 << 24, // "0x": hex notation, as in the "0x2e0x2e0x2f" traversal form
   LOOKALIKE: 1 << 21, // fullwidth / division-slash look-alikes of . / \ (set with DOTDOT and SLASH)
 } as const;
 
-// The gate: characters no benign sensor value, id or timestamp needs. Words that matter without
-// metacharacters are caught by KEYWORD_RE, which only runs on strings with a space.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what this gate looks for
-const GATE_RE = /[\x00-\x08\x0a-\x1f'"`;|&$<>()=#%*{}[\]\\/\u2215\u2044\uff0f\u2216\uff3c\uff0e]|--|\.\./;
-const KEYWORD_RE = /\b(?:union|select|sleep|benchmark|waitfor|having|order\s+by|group\s+by|exec|execute|xor|declare|powershell|pwsh|iex|invoke|cmd|insert|delete|drop|update|or|and|like|between|case|when|procedure|into|load_file|outfile|char|concat)\b/i;
+// Words that carry an injection without any metacharacter ("1 union select 1", "powershell -enc
+// ..."). Deliberately not "or"/"and": they are in every sentence; SQLi with them needs = ( ' too.
+const KEYWORD_RE = /\b(?:union|select|sleep|benchmark|waitfor|having|exec|execute|xor|declare|insert|delete|drop|update|procedure|load_file|outfile|powershell|pwsh|iex|invoke-\w+|cmd(?:\.exe)?|new-object|start-process)\b|%comspec%/i;
 
-/** Character-class mask of `s`, or 0 when nothing in it can matter to any rule. */
-export function charMask(s: string): number {
+/** Class bits of each ASCII code (0 = a character no rule needs on its own). */
+const TABLE = new Uint32Array(128);
+(() => {
+  const set = (chars: string, bit: number): void => {
+    for (const ch of chars) TABLE[ch.charCodeAt(0)] = (TABLE[ch.charCodeAt(0)] ?? 0) | bit;
+  };
+  set('\'"', CC.QUOTE);
+  set('`', CC.QUOTE | CC.BACKTICK);
+  set(';', CC.SEMI);
+  set('|', CC.PIPE);
+  set('&', CC.AMP);
+  set('$', CC.DOLLAR);
+  set('<', CC.LT);
+  set('>', CC.GT);
+  set('()', CC.PAREN);
+  set('=', CC.EQ);
+  set('#', CC.HASH);
+  set('/\\', CC.SLASH);
+  set('%', CC.PERCENT);
+  set('*', CC.STAR);
+  set('{}[]', CC.BRACE);
+  set(':', CC.COLON);
+  for (let c = 0; c < 32; c++) if (c !== 9) TABLE[c] = CC.CTRL;
+  set(' ', CC.SPACE);
+})();
+
+// Bits that, alone, never make a string worth a rule: a space (prose), a colon (times), a comma.
+const QUIET = CC.SPACE | CC.COLON | CC.COMMA;
+
+/**
+ * The raw class mask of `s` (SPACE, COLON, COMMA included; no KEYWORD yet): one pass with a table
+ * lookup per character, cheaper than a regex call for the short strings telemetry is made of.
+ * 0 means no rule can match `s`.
+ */
+export function classMask(s: string): number {
   let m = 0;
-  if (s.indexOf(' ') !== -1 && KEYWORD_RE.test(s)) m |= CC.KEYWORD;
-  if (!GATE_RE.test(s)) return m;
-  const n = s.length;
   let prev = 0;
+  const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    switch (c) {
-      case 39:
-      case 34:
-      case 96:
-        m |= CC.QUOTE;
-        break;
-      case 59:
-        m |= CC.SEMI;
-        break;
-      case 124:
-        m |= CC.PIPE;
-        break;
-      case 38:
-        m |= CC.AMP;
-        break;
-      case 36:
-        m |= CC.DOLLAR;
-        break;
-      case 60:
-        m |= CC.LT;
-        break;
-      case 62:
-        m |= CC.GT;
-        break;
-      case 40:
-      case 41:
-        m |= CC.PAREN;
-        break;
-      case 61:
-        m |= CC.EQ;
-        break;
-      case 35:
-        m |= CC.HASH;
-        break;
-      case 45:
-        if (prev === 45) m |= CC.DASHDASH;
-        break;
-      case 47:
-        m |= CC.SLASH;
-        if (prev === 58) m |= CC.SCHEME;
-        break;
-      case 92:
-        m |= CC.SLASH;
-        break;
-      case 46:
-        if (prev === 46) m |= CC.DOTDOT;
-        break;
-      case 37:
-        m |= CC.PERCENT;
-        break;
-      case 42:
-        m |= CC.STAR;
-        break;
-      case 123:
-      case 125:
-      case 91:
-      case 93:
-        m |= CC.BRACE;
-        break;
-      case 58:
-        m |= CC.COLON;
-        break;
-      case 44:
-        m |= CC.COMMA;
-        break;
-      default:
-        if (c < 32) m |= CC.CTRL;
-        else if (c >= 0x2000 && (c === 0x2215 || c === 0x2044 || c === 0xff0f || c === 0x2216 || c === 0xff3c || c === 0xff0e)) {
-          m |= CC.LOOKALIKE | CC.DOTDOT | CC.SLASH;
-        }
+    if (c < 128) {
+      const t = TABLE[c] ?? 0;
+      if (t !== 0) {
+        m |= t;
+        if (c === 47 && prev === 58) m |= CC.SCHEME; // ://
+      } else if (c === 45 && prev === 45) m |= CC.DASHDASH;
+      else if (c === 46 && prev === 46) m |= CC.DOTDOT;
+      else if (c === 44) m |= CC.COMMA;
+      else if (c === 120 && prev === 48) m |= CC.HEX0X;
+    } else if (c === 0x2215 || c === 0x2044 || c === 0xff0f || c === 0x2216 || c === 0xff3c || c === 0xff0e) {
+      m |= CC.LOOKALIKE | CC.DOTDOT | CC.SLASH;
     }
     prev = c;
   }
   return m;
+}
+
+/** Adds KEYWORD (strings with a space only); 0 when only quiet bits remain. */
+export function finishMask(s: string, raw: number): number {
+  let m = raw;
+  if ((m & CC.SPACE) !== 0 && KEYWORD_RE.test(s)) m |= CC.KEYWORD;
+  return (m & ~QUIET) === 0 ? 0 : m;
+}
+
+/** Character-class mask of `s`, or 0 when nothing in it can matter to any rule. */
+export function charMask(s: string): number {
+  const raw = classMask(s);
+  return raw === 0 ? 0 : finishMask(s, raw);
 }

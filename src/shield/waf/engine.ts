@@ -13,9 +13,10 @@
  * inspected because of a bound is reported as a notice hit (rule 920500) so it is visible.
  */
 import { isUtf8 } from 'node:buffer';
-import { charMask } from './charclass.ts';
+import { charMask, classMask, finishMask } from './charclass.ts';
 import { decodedForms, normalisePath } from './decode.ts';
 import { RULES, type WafRule } from './rules.ts';
+import { JsonScanner, type JsonVisitor } from './json-scan.ts';
 import { SEVERITY_SCORE, type HttpRequestView, type WafHit, type WafOptions, type WafVerdict } from './types.ts';
 
 export interface WafLimits {
@@ -37,6 +38,10 @@ export const DEFAULT_HEADERS = [
   'origin', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'content-disposition',
 ];
 
+/** Clean-string cache: strings up to this length, at most this many (then cleared). */
+const CLEAN_CACHE_MAX_LEN = 256;
+const CLEAN_CACHE_ENTRIES = 50_000;
+
 const LIMIT_RULE = { id: '920500', category: 'protocol', severity: 'notice', paranoia: 1 } as const;
 
 /** Mutable state of one inspection: hits, dedupe set, budgets. */
@@ -46,21 +51,26 @@ class Inspection {
   chars = 0;
   strings = 0;
   limited = false;
+  /** Rule matches before de-duplication: tells whether a string was clean. */
+  private matches = 0;
   readonly rules: readonly WafRule[];
   readonly limits: WafLimits;
-  constructor(rules: readonly WafRule[], limits: WafLimits) {
+  private readonly clean: Set<string>;
+  constructor(rules: readonly WafRule[], limits: WafLimits, clean: Set<string>) {
     this.rules = rules;
     this.limits = limits;
+    this.clean = clean;
   }
 
   /** False once a budget is spent (and records the 920500 notice once). */
-  budget(n: number, location: string): boolean {
+  budget(n: number, location: string | (() => string)): boolean {
     if (this.limited) return false;
     this.strings++;
     this.chars += n;
     if (this.chars > this.limits.maxInspectChars || this.strings > this.limits.maxStrings) {
       this.limited = true;
-      this.hits.push({ ruleId: LIMIT_RULE.id, category: LIMIT_RULE.category, severity: LIMIT_RULE.severity, paranoia: LIMIT_RULE.paranoia, location, match: 'inspection limit reached' });
+      const loc = typeof location === 'string' ? location : location();
+      this.hits.push({ ruleId: LIMIT_RULE.id, category: LIMIT_RULE.category, severity: LIMIT_RULE.severity, paranoia: LIMIT_RULE.paranoia, location: loc, match: 'inspection limit reached' });
       return false;
     }
     return true;
@@ -68,18 +78,32 @@ class Inspection {
 
   /** Runs the rules on one string (and its decoded forms). `location` is built only on a hit. */
   value(raw: string, location: string | (() => string), args: boolean, plusIsSpace = false, extraForms?: (f: string) => string): void {
-    let s = raw.length > this.limits.maxValueChars ? raw.slice(0, this.limits.maxValueChars) : raw;
-    if (!this.budget(s.length, typeof location === 'string' ? location : location())) return;
+    const s = raw.length > this.limits.maxValueChars ? raw.slice(0, this.limits.maxValueChars) : raw;
+    if (!this.budget(s.length, location)) return;
+    // The common case: nothing in the string any rule could match, and nothing to decode.
+    const raw0 = classMask(s);
+    if (raw0 === 0 && extraForms === undefined) return;
+    // Telemetry repeats itself (status texts, log templates, enum values): a short argument
+    // string already found clean by this engine is not inspected again.
+    const cacheable = args && !plusIsSpace && extraForms === undefined && s.length <= CLEAN_CACHE_MAX_LEN;
+    if (cacheable && this.clean.has(s)) return;
+    const mask = raw0 === 0 ? 0 : finishMask(s, raw0);
+    const before = this.matches;
+    this.run(s, mask, location, args, plusIsSpace, extraForms);
+    if (cacheable && this.matches === before) {
+      if (this.clean.size >= CLEAN_CACHE_ENTRIES) this.clean.clear();
+      this.clean.add(s);
+    }
+  }
+
+  private run(s: string, mask: number, location: string | (() => string), args: boolean, plusIsSpace: boolean, extraForms?: (f: string) => string): void {
     const forms = s.indexOf('%') === -1 && !(plusIsSpace && s.indexOf('+') !== -1) ? null : decodedForms(s, plusIsSpace);
     if (forms === null) {
+      this.form(s, location, args, mask);
       if (extraForms !== undefined) {
         const x = extraForms(s);
-        if (x !== s) {
-          this.form(s, location, args);
-          s = x;
-        }
+        if (x !== s) this.form(x, location, args);
       }
-      this.form(s, location, args);
       return;
     }
     for (const f of forms) {
@@ -91,14 +115,15 @@ class Inspection {
     }
   }
 
-  private form(s: string, location: string | (() => string), args: boolean): void {
-    const mask = charMask(s);
+  private form(s: string, location: string | (() => string), args: boolean, knownMask?: number): void {
+    const mask = knownMask ?? charMask(s);
     if (mask === 0) return;
     for (const rule of this.rules) {
       if ((rule.trigger & mask) === 0) continue;
       if (rule.argsOnly === true && !args) continue;
       const m = rule.test(s, mask);
       if (m === null) continue;
+      this.matches++;
       const loc = typeof location === 'string' ? location : location();
       const key = `${rule.id}\u0000${loc}`;
       if (this.seen.has(key)) continue;
@@ -110,64 +135,14 @@ class Inspection {
   }
 }
 
-/** `$.a.b[2]`, with bracket-quoting for keys that are not identifiers. */
-export function jsonPath(parts: readonly (string | number)[]): string {
-  let out = '$';
-  for (const p of parts) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(p)) out += `.${p}`;
-    else out += `[${JSON.stringify(p.length > 40 ? p.slice(0, 40) : p)}]`;
-  }
-  return out;
-}
-
-function walkJson(insp: Inspection, v: unknown, path: (string | number)[], depth: number, prefix: string): void {
-  if (typeof v === 'string') {
-    if (v.length < 2) return; // no rule matches a single character
-    insp.value(v, () => prefix + jsonPath(path), true);
-    return;
-  }
-  if (v === null || typeof v !== 'object') return; // numbers, booleans: nothing to inject
-  if (depth >= insp.limits.maxDepth) {
-    insp.budget(insp.limits.maxInspectChars + 1, prefix + jsonPath(path));
-    return;
-  }
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length && !insp.limited; i++) {
-      const e: unknown = v[i];
-      if (e === null || (typeof e !== 'object' && typeof e !== 'string')) continue;
-      path.push(i);
-      walkJson(insp, e, path, depth + 1, prefix);
-      path.pop();
-    }
-    return;
-  }
-  for (const k in v) {
-    if (insp.limited) return;
-    path.push(k);
-    if (k.length >= 2) insp.value(k, () => `${prefix}${jsonPath(path)}(key)`, true);
-    const e = (v as Record<string, unknown>)[k];
-    if (e !== null && (typeof e === 'object' || typeof e === 'string')) walkJson(insp, e, path, depth + 1, prefix);
-    path.pop();
-  }
-}
-
-function firstNonSpace(b: Buffer): number {
+/** RFC 8259 §2: a JSON text is a value; telemetry is an object or an array (or a string). */
+function looksLikeJson(b: Buffer): boolean {
   for (let i = 0; i < b.length && i < 64; i++) {
     const c = b[i] ?? 0;
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7b || c === 0x5b || c === 0x22; // { [ "
   }
-  return -1;
-}
-
-function tryJson(b: Buffer): { ok: true; value: unknown } | { ok: false } {
-  const c = firstNonSpace(b);
-  if (c !== 0x7b && c !== 0x5b && c !== 0x22) return { ok: false }; // { [ "
-  try {
-    return { ok: true, value: JSON.parse(b.toString('utf8')) as unknown };
-  } catch {
-    return { ok: false };
-  }
+  return false;
 }
 
 function headerValues(h: string | string[] | undefined): string[] {
@@ -197,17 +172,51 @@ function safeName(raw: string): string {
   return n.length > 40 ? n.slice(0, 40) : n;
 }
 
+/** Feeds the JSON scanner's strings to the current inspection; one per engine, reused. */
+class InspectVisitor implements JsonVisitor {
+  insp: Inspection | null = null;
+  /** Keys repeat in every message of a fleet: each distinct clean key is inspected once. */
+  private readonly cleanKeys = new Set<string>();
+  private readonly limits: WafLimits;
+  constructor(limits: WafLimits) {
+    this.limits = limits;
+  }
+  string(s: string, key: boolean, locate: () => string): void {
+    const insp = this.insp;
+    if (insp === null) return;
+    if (!key) {
+      insp.value(s, locate, true);
+      return;
+    }
+    if (this.cleanKeys.has(s)) return;
+    const before = insp.hits.length;
+    insp.value(s, locate, true);
+    if (insp.hits.length === before && this.cleanKeys.size < CLEAN_CACHE_ENTRIES) this.cleanKeys.add(s);
+  }
+  tooDeep(locate: () => string): void {
+    this.insp?.budget(this.limits.maxInspectChars + 1, locate);
+  }
+  stopped(): boolean {
+    return this.insp?.limited ?? true;
+  }
+}
+
 export class Waf {
   readonly options: WafOptions;
   readonly limits: WafLimits;
   readonly headers: readonly string[];
   private readonly rules: readonly WafRule[];
+  private readonly clean = new Set<string>();
+  private readonly scanner: JsonScanner;
+  private readonly visitor: InspectVisitor;
 
   constructor(options: WafOptions, extra: { limits?: Partial<WafLimits>; headers?: readonly string[]; rules?: readonly WafRule[] } = {}) {
     this.options = options;
     this.limits = { ...DEFAULT_LIMITS, ...extra.limits };
     this.headers = (extra.headers ?? DEFAULT_HEADERS).map((h) => h.toLowerCase());
     this.rules = (extra.rules ?? RULES).filter((r) => r.paranoia <= options.paranoia);
+    this.scanner = new JsonScanner(this.limits.maxDepth);
+    this.visitor = new InspectVisitor(this.limits);
   }
 
   /** Rules active at this paranoia level. */
@@ -216,7 +225,7 @@ export class Waf {
   }
 
   inspectHttp(req: HttpRequestView): WafVerdict {
-    const insp = new Inspection(this.rules, this.limits);
+    const insp = new Inspection(this.rules, this.limits, this.clean);
     insp.value(req.path, 'path', false, false, normalisePath);
     for (const [name, value] of splitPairs(req.query, '&')) {
       const n = safeName(name);
@@ -242,14 +251,14 @@ export class Waf {
   }
 
   inspectPayload(payload: Buffer, opts: { contentType?: string } = {}): WafVerdict {
-    const insp = new Inspection(this.rules, this.limits);
+    const insp = new Inspection(this.rules, this.limits, this.clean);
     this.body(insp, payload, (opts.contentType ?? '').toLowerCase(), 'payload');
     return this.verdict(insp);
   }
 
   /** One string from elsewhere (an MQTT topic, a CoAP option), located as given. */
   inspectString(value: string, location: string): WafVerdict {
-    const insp = new Inspection(this.rules, this.limits);
+    const insp = new Inspection(this.rules, this.limits, this.clean);
     insp.value(value, location, true);
     return this.verdict(insp);
   }
@@ -264,12 +273,10 @@ export class Waf {
       }
       return;
     }
-    if (ct === '' || ct.includes('json')) {
-      const j = b === body ? tryJson(b) : { ok: false as const };
-      if (j.ok) {
-        walkJson(insp, j.value, [], 0, 'json:');
-        return;
-      }
+    if ((ct === '' || ct.includes('json')) && b === body && looksLikeJson(b)) {
+      this.visitor.insp = insp;
+      const ok = this.scanner.scan(b, this.visitor);
+      if (ok) return;
     }
     if (!isUtf8(b)) return; // binary: nothing a text rule could read
     const text = b.toString('utf8');

@@ -16,6 +16,8 @@ export function normaliseForPath(s: string): string {
   let t = s.toLowerCase();
   if (LOOKALIKE_RE.test(t)) t = t.replace(LOOKALIKE_RE, (c) => LOOKALIKE[c] ?? c);
   LOOKALIKE_RE.lastIndex = 0;
+  // "0x2e0x2e0x2f": hex notation some fuzzers (and some decoders) use for . and /.
+  if (t.indexOf('0x') !== -1) t = t.replace(/0x2e/g, '.').replace(/0x2f|0x5c/g, '/');
   if (t.indexOf('\\') !== -1) t = t.replace(/\\/g, '/');
   if (t.indexOf('//') !== -1) t = t.replace(/(?<!:)\/{2,}/g, '/');
   return t;
@@ -42,7 +44,7 @@ export function detectTraversal(input: string): PathHit | null {
 // CRS lfi-os-files.data list (Debian modsecurity-crs), written as one regex over normalised text.
 const OS_FILE_RE = new RegExp(
   [
-    String.raw`(?:^|[/=\s'"(:])etc/(?:passwd|shadow|group|gshadow|hosts|issue|motd|sudoers|crontab|fstab|hostname|resolv\.conf|mtab|inittab|profile|bashrc|master\.passwd|pwd\.db|security/|ssh/|mysql/|apache2?/|httpd/|nginx/|php\d?/|network/|init\.d/|cron|ld\.so|shells|environment|os-release|lsb-release|redhat-release|debian_version|netplan|wpa_supplicant|shells|issue\.net|aliases|exports|snmp)`,
+    String.raw`(?:^|[/=\s'"(:])etc/(?:passwd|shadow|group|gshadow|hosts|issue|motd|sudoers|crontab|fstab|hostname|resolv\.conf|mtab|inittab|profile|bashrc|master\.passwd|pwd\.db|security/|ssh/|mysql/|apache2?/|httpd/|nginx/|php\d?/|network/|init\.d/|cron|ld\.so|shells|environment|os-release|lsb-release|redhat-release|debian_version|netplan|wpa_supplicant|shells|issue\.net|aliases|exports|snmp|services|protocols|networks|machine-id)`,
     String.raw`(?:^|[/=\s'"(:])proc/(?:self|\d+|version|cmdline|mounts|net/|sched_debug|cpuinfo|meminfo|kcore)`,
     String.raw`(?:^|[/=\s'"(:])(?:root|home/[^/]{1,32})/\.(?:ssh|bash_history|bashrc|profile|aws|docker|kube|gnupg|mysql_history|zsh_history|netrc|pgpass|git-credentials)`,
     String.raw`\.ssh/(?:id_(?:rsa|dsa|ecdsa|ed25519)|authorized_keys|known_hosts|config)`,

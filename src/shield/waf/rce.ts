@@ -41,15 +41,21 @@ const WEAK = new Set([
 /** Strip what a shell ignores inside a word, so `w'h'o'am'i`, `c\at` and `/???/c?t` read plainly. */
 export function deobfuscateShell(s: string): string {
   let t = s;
-  // ${IFS}, $IFS$9, ${IFS%??}: the field separator, i.e. a space.
-  t = t.replace(/\$\{IFS[^}]{0,8}\}|\$IFS(?:\$\d)?/g, ' ');
-  // Empty expansions that split nothing: $@ $* ${x} with empty names, $9 positional parameters.
-  t = t.replace(/\$[@*]|\$\{\}|\$\d(?![\d.])/g, '');
-  // Quotes and backslashes inside words (c'a't, c"a"t, c\at, w\ho\am\i).
-  t = t.replace(/(?<=[A-Za-z0-9_/.-])(?:''|""|['"\\])(?=[A-Za-z0-9_/.-])/g, '');
-  t = t.replace(/(?<=[A-Za-z0-9_/.-])(?:''|""|['"\\])(?=[A-Za-z0-9_/.-])/g, '');
-  // Brace lists {cat,/etc/passwd} run as "cat /etc/passwd".
-  t = t.replace(/\{([A-Za-z0-9_./-]+),([^{}]{0,200})\}/g, (_m, a: string, b: string) => `${a} ${b.replace(/,/g, ' ')}`);
+  if (t.indexOf('$') !== -1) {
+    // ${IFS}, $IFS$9, ${IFS%??}: the field separator, i.e. a space.
+    t = t.replace(/\$\{IFS[^}]{0,8}\}|\$IFS(?:\$\d)?/g, ' ');
+    // Empty expansions that split nothing: $@ $* ${x} with empty names, $9 positional parameters.
+    t = t.replace(/\$[@*]|\$\{\}|\$\d(?![\d.])/g, '');
+  }
+  if (/['"\\]/.test(t)) {
+    // Quotes and backslashes inside words (c'a't, c"a"t, c\at, w\ho\am\i); twice for overlaps.
+    t = t.replace(/(?<=[A-Za-z0-9_/.-])(?:''|""|['"\\])(?=[A-Za-z0-9_/.-])/g, '');
+    t = t.replace(/(?<=[A-Za-z0-9_/.-])(?:''|""|['"\\])(?=[A-Za-z0-9_/.-])/g, '');
+  }
+  if (t.indexOf('{') !== -1) {
+    // Brace lists {cat,/etc/passwd} run as "cat /etc/passwd".
+    t = t.replace(/\{([A-Za-z0-9_./-]+),([^{}]{0,200})\}/g, (_m, a: string, b: string) => `${a} ${b.replace(/,/g, ' ')}`);
+  }
   return t;
 }
 
@@ -60,7 +66,7 @@ const WORD_RE = /^(?:["']?)((?:[A-Za-z]:)?(?:[/\\]?(?:[\w.-]+[/\\])*)?)([A-Za-z]
 function commandLikeFollower(rest: string): boolean {
   if (rest.length === 0) return true;
   const c = rest[0] ?? '';
-  if (';|&`<>\n\r)$\'"{'.includes(c)) return true;
+  if (';|&`<>\n\r)$\'"{#'.includes(c)) return true;
   if (c !== ' ' && c !== '\t' && c !== '+') return false;
   const after = rest.replace(/^[ \t+]+/, '');
   if (after.length === 0) return true;
@@ -68,7 +74,9 @@ function commandLikeFollower(rest: string): boolean {
   if ('-/\\~$.{`\'"%;|&<>'.includes(a)) return true;
   if (/^[A-Za-z]:[\\/]/.test(after)) return true;
   // `sleep 5`, `ping 127.0.0.1`, `ping -n 3`: a number or an address, then the end or a separator.
-  if (/^\d[\d.]*\s*(?:$|[;|&`#)\n]|\[)/.test(after)) return true;
+  if (/^\d[\d.]*\s*(?:$|[;|&`#)\n\r'"]|\[)/.test(after)) return true;
+  // `ps aux;`, `net user&`, `echo pwned|`: one plain argument, then the end or a separator.
+  if (/^[\w.-]{1,20}\s*(?:$|[;|&`#'")\n\r])/.test(after)) return true;
   return false;
 }
 

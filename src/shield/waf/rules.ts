@@ -31,9 +31,16 @@ export interface WafRule {
   test(s: string, mask: number): RuleMatch | null;
 }
 
-const SQLI_TRIGGER = CC.QUOTE | CC.SEMI | CC.EQ | CC.PAREN | CC.HASH | CC.DASHDASH | CC.STAR | CC.PIPE | CC.AMP | CC.KEYWORD;
-const XSS_TRIGGER = CC.LT | CC.GT | CC.EQ | CC.PAREN | CC.QUOTE | CC.SEMI | CC.BRACE;
-const SHELL_TRIGGER = CC.SEMI | CC.PIPE | CC.AMP | CC.DOLLAR | CC.QUOTE | CC.CTRL | CC.PAREN | CC.BRACE | CC.LT | CC.GT;
+// SQLi needs a quote, a statement or comment break, or a keyword; = ( | & alone need a word
+// operator next to them ("1 or 1=1"), which SQL_WEAK_RE checks before the tokenizer runs.
+const SQLI_STRONG = CC.QUOTE | CC.SEMI | CC.HASH | CC.DASHDASH | CC.STAR | CC.KEYWORD;
+const SQLI_TRIGGER = SQLI_STRONG | CC.EQ | CC.PAREN | CC.PIPE | CC.AMP;
+const SQL_WEAK_RE = /\b(?:or|and|xor|not|like|rlike|regexp|div|mod|is|in|between|sounds)\b|[\d'"]\s*[=<>]|\|\||&&/i;
+// XSS needs a tag opener, or an attribute / URI / script-context marker next to = : ( or `.
+const XSS_TRIGGER = CC.LT | CC.EQ | CC.PAREN | CC.BACKTICK | CC.COLON | CC.BRACE;
+const XSS_HINT_RE = /\bon[a-z]{3,}\s*=|script\s*:|data\s*:|\b(?:style|src|href|srcdoc|action|formaction)\s*=|\b(?:alert|prompt|confirm|eval|print|fetch|import|atob|settimeout|setinterval|constructor)\b|document\s*\.|window\s*\.|\bthis\s*\.|`|\$\{|\[\s*['"`]/i;
+const SHELL_TRIGGER = CC.SEMI | CC.PIPE | CC.AMP | CC.DOLLAR | CC.BACKTICK | CC.CTRL;
+const CODE_TRIGGER = CC.PAREN | CC.DOLLAR | CC.LT | CC.SCHEME | CC.SEMI;
 
 function fromDetector(r: { detected: boolean; fingerprint?: string }, s: string): RuleMatch | null {
   if (!r.detected) return null;
@@ -54,12 +61,12 @@ export const RULES: readonly WafRule[] = [
   {
     id: '942100', category: 'sqli', severity: 'critical', paranoia: 1, trigger: SQLI_TRIGGER,
     description: 'SQL injection (tokenizing detector, libinjection style)',
-    test: (s) => fromDetector(detectSqli(s), s),
+    test: (s, mask) => ((mask & SQLI_STRONG) === 0 && !SQL_WEAK_RE.test(s) ? null : fromDetector(detectSqli(s), s)),
   },
   {
     id: '941100', category: 'xss', severity: 'critical', paranoia: 1, trigger: XSS_TRIGGER,
     description: 'cross-site scripting (HTML/JavaScript tokenizing detector)',
-    test: (s) => fromDetector(detectXss(s), s),
+    test: (s, mask) => ((mask & CC.LT) === 0 && !XSS_HINT_RE.test(s) ? null : fromDetector(detectXss(s), s)),
   },
   {
     id: '932100', category: 'rce', severity: 'critical', paranoia: 1, trigger: SHELL_TRIGGER,
@@ -68,23 +75,28 @@ export const RULES: readonly WafRule[] = [
   },
   {
     id: '932120', category: 'rce', severity: 'critical', paranoia: 1,
-    trigger: CC.KEYWORD | CC.SLASH | CC.PAREN | CC.PERCENT,
+    trigger: CC.KEYWORD | CC.PERCENT,
     description: 'Windows cmd / PowerShell command',
     test: (s) => detectWindowsCommand(s),
   },
   {
     id: '932130', category: 'rce', severity: 'critical', paranoia: 1,
-    trigger: CC.PAREN | CC.DOLLAR | CC.LT | CC.SEMI | CC.SCHEME,
+    trigger: CODE_TRIGGER,
     description: 'code injection (PHP functions after a break-out, Log4Shell JNDI lookup, expect://)',
-    test: (s) => detectCodeInjection(s),
+    // A call needs ( after a break-out character; a lookup needs ${; a PHP tag needs <?.
+    test: (s, mask) =>
+      (mask & CC.PAREN) !== 0 && (mask & (CC.QUOTE | CC.SEMI | CC.PAREN | CC.DOLLAR | CC.LT)) !== 0
+        || (mask & (CC.DOLLAR | CC.LT | CC.SCHEME)) !== 0 || (mask & CC.SEMI) !== 0 && s.indexOf('base64') !== -1
+        ? detectCodeInjection(s)
+        : null,
   },
   {
-    id: '930100', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.DOTDOT | CC.LOOKALIKE,
+    id: '930100', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.DOTDOT | CC.LOOKALIKE | CC.HEX0X,
     description: 'path traversal (../ in any encoding)',
     test: (s) => detectTraversal(s),
   },
   {
-    id: '930110', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.SCHEME | CC.COLON,
+    id: '930110', category: 'lfi', severity: 'critical', paranoia: 1, trigger: CC.SCHEME,
     description: 'file inclusion through a stream wrapper (php://filter, file://, phar://, zip://)',
     test: (s) => detectWrapper(s),
   },

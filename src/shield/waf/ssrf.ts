@@ -23,6 +23,8 @@ const METADATA_HOSTS = new Set([
 
 /** inet_aton: 1..4 parts, each decimal, octal (leading 0) or hex (0x). Returns [addr, obfuscated]. */
 export function parseIpv4Loose(host: string): [number, boolean] | null {
+  const c0 = host.charCodeAt(0);
+  if (!(c0 >= 48 && c0 <= 57)) return null; // a name, not an address
   const parts = host.split('.');
   if (parts.length < 1 || parts.length > 4) return null;
   const vals: number[] = [];
@@ -62,8 +64,35 @@ function classifyV4(addr: number): SsrfClass | null {
   return null;
 }
 
+/** Expands `a::b` to eight 16-bit groups (RFC 4291 §2.2); null when it is not IPv6 text. */
+function expandV6(x: string): number[] | null {
+  if (x.indexOf('.') !== -1) return null;
+  const halves = x.split('::');
+  if (halves.length > 2) return null;
+  const parse = (p: string): number[] | null => {
+    if (p === '') return [];
+    const out: number[] = [];
+    for (const g of p.split(':')) {
+      if (!/^[0-9a-f]{1,4}$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = parse(halves[0] ?? '');
+  const tail = halves.length === 2 ? parse(halves[1] ?? '') : [];
+  if (head === null || tail === null) return null;
+  const fill = 8 - head.length - tail.length;
+  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
+  return [...head, ...new Array<number>(fill).fill(0), ...tail];
+}
+
 function classifyV6(h: string): SsrfClass | null {
   const x = h.toLowerCase();
+  const g = expandV6(x);
+  if (g !== null && g.slice(0, 7).every((v) => v === 0) && ((g[7] ?? 0) <= 1)) return 'loopback'; // ::1 and ::
+  if (g !== null && g.slice(0, 5).every((v) => v === 0) && g[5] === 0xffff) {
+    return classifyV4((g[6] ?? 0) * 65536 + (g[7] ?? 0)) ?? 'obfuscated'; // ::ffff:a.b.c.d in hex
+  }
   if (x === '::1' || x === '::' || /^0*:0*:0*:0*:0*:0*:0*:0*1?$/.test(x) || /^(?:0+:){7}0*1$/.test(x)) return 'loopback';
   const mapped = /^::ffff:(?:0+:)?([\d.]+)$/.exec(x) ?? /^::([\d.]+)$/.exec(x);
   if (mapped !== null) {
