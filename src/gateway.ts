@@ -169,7 +169,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     if (l.https.enabled) {
       bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, headersTimeoutMs: config.shield.http.headersTimeoutMs, requestTimeoutMs: config.shield.http.requestTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
-    coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
+    coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, banned: (address) => admitting.bans.match({ address }) !== null, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
     bound.push(...coap.bound);
     if (coap.udpIo === 'node' && l.coap.io === 'auto') logger.info('CoAP over UDP uses node:dgram: the batched I/O addon is not built here (scripts/build-native.sh needs a C compiler and Node headers)');
   } catch (err) {

@@ -7,10 +7,13 @@
  * rotating client ids banned by address and username.
  */
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { connect as netConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/operators/tokens.ts';
+import { encode } from '../../src/protocols/coap/codec.ts';
+import { Code, MessageType, Option } from '../../src/protocols/coap/constants.ts';
 import { AdminClient } from './helpers/admin-client.ts';
 import { addDevice, type DeviceCreds } from './helpers/devices.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -155,6 +158,29 @@ describe('bans in a running gateway', () => {
       .toBe('closed');
     const last = (await events('shield.banned')).at(-1)!;
     expect(last.detail).toMatchObject({ step: 'tls', kind: 'certificate', value: x509.fingerprint256.replace(/:/g, '').toLowerCase() });
+  });
+
+  it('drops CoAP datagrams from a banned address unanswered', async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.91', r));
+    const answers: Buffer[] = [];
+    sock.on('message', (m) => answers.push(m));
+    let mid = 1;
+    const get = (): void => {
+      sock.send(encode({ type: MessageType.CON, code: Code.GET, messageId: mid++, token: Buffer.from([mid]), options: [{ number: Option.URI_PATH, value: Buffer.from('.well-known') }, { number: Option.URI_PATH, value: Buffer.from('core') }], payload: Buffer.alloc(0) }), t.port('coap'), '127.0.0.1');
+    };
+    try {
+      get();
+      await expect.poll(() => answers.length, { timeout: 2000 }).toBeGreaterThan(0);
+      await cli('ban', 'add', '--address', '127.0.0.91');
+      await new Promise((r) => setTimeout(r, 600));
+      answers.length = 0;
+      get();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(answers).toEqual([]);
+    } finally {
+      sock.close();
+    }
   });
 
   it('keeps bans across a gateway restart (real SQLite file)', async () => {

@@ -21,6 +21,8 @@ export interface CoapListenerDeps {
   resources?: ReadonlyArray<{ prefix: string[]; resource: CoapResource }>;
   /** What CoAPS needs: device PSKs and certificates (dtls/device-hooks.ts) and the server certificate. */
   dtls?: { store: Store; secrets: SecretBox; cert: { certPem: string; keyPem: string; caPem: string } };
+  /** The shield's address bans (shield/bans); CoAP over UDP drops banned senders' datagrams. */
+  banned?: (address: string) => boolean;
 }
 
 export interface CoapListeners {
@@ -39,7 +41,7 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
   if (c.enabled) {
     const server = new CoapServer({ ...deps, limits: DEFAULT_COAP_LIMITS });
     for (const r of deps.resources ?? []) server.router.add(r.prefix, r.resource);
-    const udp = await startCoapUdpListener(server, { name: 'coap', host: c.host, port: c.port, anonymousSegment: c.anonymous?.segment ?? null, maxDatagramsPerSecond: c.maxDatagramsPerSecond, events: deps.events, io: c.io });
+    const udp = await startCoapUdpListener(server, { name: 'coap', host: c.host, port: c.port, anonymousSegment: c.anonymous?.segment ?? null, maxDatagramsPerSecond: c.maxDatagramsPerSecond, events: deps.events, io: c.io, ...(deps.banned ? { banned: deps.banned } : {}) });
     udpIo = udp.io;
     out.push(udp);
   }

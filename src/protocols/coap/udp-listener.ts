@@ -24,6 +24,8 @@ export interface CoapUdpOptions {
   events: Pick<EventLog, 'record'>;
   /** 'auto': batched native I/O when built, else node:dgram. */
   io?: UdpIo;
+  /** Addresses on the shield's ban list (shield/bans): their datagrams are dropped unread. */
+  banned?: (address: string) => boolean;
 }
 
 /** Largest UDP payload we read; CoAP messages should fit the path MTU (§4.6), this is the hard cap. */
@@ -82,7 +84,7 @@ export async function startCoapUdpListener(server: CoapServer, opts: CoapUdpOpti
     io: opts.io ?? 'auto',
     bufferBytes: 4 * 1024 * 1024,
     onDatagram: (msg, address, port) => {
-      if (msg.length > MAX_DATAGRAM) return;
+      if (msg.length > MAX_DATAGRAM || opts.banned?.(address) === true) return;
       if (!admit(address, Date.now())) {
         limited.record('coap.rate_limited', 'warning', address, null, { limit: opts.maxDatagramsPerSecond });
         return;
