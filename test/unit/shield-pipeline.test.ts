@@ -56,7 +56,7 @@ async function mqttClient(dev: DeviceCreds): Promise<MqttClient> {
 async function pubackCode(c: MqttClient, topic: string, body: string | Buffer, userProperties?: Record<string, string>): Promise<number> {
   try {
     const packet = await c.publishAsync(topic, body, { qos: 1, ...(userProperties ? { properties: { userProperties } } : {}) });
-    return packet?.reasonCode ?? 0;
+    return packet && 'reasonCode' in packet && typeof packet.reasonCode === 'number' ? packet.reasonCode : 0;
   } catch (err) {
     const code = (err as { code?: number }).code;
     if (typeof code === 'number') return code;
