@@ -41,7 +41,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   t = await startTestGateway({
-    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke']), { ...failures(['bann'], ['ban']), ban: { kinds: ['username'], seconds: 600 } }] } },
+    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke']), { ...failures(['bann'], ['ban']), ban: { kinds: ['username'], seconds: 600 } }, failures(['loud'], ['alert'])] } },
     policy: { segments: { ops: { publish: [], subscribe: ['$SYS/palisade/anomaly/#'] } } },
   });
   t.gateway.events.onEvent((e) => seen.push(e));
@@ -49,6 +49,8 @@ beforeAll(async () => {
   creds.r1 = await addDevice(t, 'r1', 'rev', true);
   creds.ops = await addDevice(t, 'ops', 'ops', true);
   creds.b1 = await addDevice(t, 'b1', 'bann', true);
+  creds.loud1 = await addDevice(t, 'loud1', 'loud', true);
+  creds.loud2 = await addDevice(t, 'loud2', 'loud', true);
 });
 afterAll(async () => {
   await t.stop();
@@ -160,6 +162,25 @@ describe('anomaly mitigations on a real gateway', () => {
     const again = await RawClient.tcp(t.port('mqtt'), 5);
     expect((await again.connect({ clientId: 'b1', username: 'b1', password: Buffer.from(creds.b1!.password!) })).reasonCode).not.toBe(0);
     again.destroy();
+  });
+});
+
+describe('the event log as input', () => {
+  it('counts every refusal, also while another device\'s flood exceeds the log\'s per-type budget', async () => {
+    const loud1 = await connect('loud1');
+    const loud2 = await connect('loud2');
+    let id = 1000;
+    for (let i = 0; i < 300; i++) loud1.send({ cmd: 'publish', topic: `elsewhere/${i}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, messageId: ++id });
+    expect(await publish(loud1, 'elsewhere/last')).toBe(0x87); // in order: the 300 before it are handled
+    await deny(loud2, 3);
+    t.gateway.anomaly.detector.closeWindow();
+    const alarms = seen.filter((e) => e.type === 'anomaly.alarm' && String(e.detail.device).startsWith('loud')).map((e) => [e.detail.device, e.detail.value]);
+    expect(alarms).toEqual([['loud1', 301], ['loud2', 3]]);
+    // The log itself folded the excess into a count.
+    await t.gateway.events.flush();
+    expect((await t.gateway.store.events.list({ type: 'events.suppressed' })).length).toBeGreaterThan(0);
+    loud1.end();
+    loud2.end();
   });
 });
 

@@ -7,8 +7,9 @@
  * quarantined it, and none of the other 100 may be alarmed, quarantined or disconnected.
  *
  * Everything is decided on window counts read from the detector, never on elapsed time.
- * Windows are 250 ms; the flooder's refused publishes stay under the event log's 200 events/s
- * per type, above which the log folds them into a count (the detector reads the log).
+ * Windows are 250 ms. The flooder's refused publishes stay under the event log's 200 events/s
+ * per type so the stored log stays complete for the assertions (the detector itself counts
+ * every record, folded or not).
  */
 import { randomBytes, scryptSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';

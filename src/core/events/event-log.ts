@@ -25,6 +25,7 @@ export type EventListener = (event: SecurityEventInput) => void;
 export class EventLog {
   readonly #repo: EventRepo;
   readonly #listeners: EventListener[] = [];
+  readonly #observers: EventListener[] = [];
   readonly #maxPerSecond: number;
   #tail: Promise<void> = Promise.resolve();
   #windowStart = 0;
@@ -41,8 +42,21 @@ export class EventLog {
     this.#listeners.push(listener);
   }
 
+  /**
+   * Sees every record() call, also those the per-type budget folds into a count: for in-memory
+   * counters (the anomaly detector), which must not go blind to one device while another floods.
+   * Called synchronously on the hot path; no I/O.
+   */
+  onRecord(observer: EventListener): void {
+    this.#observers.push(observer);
+  }
+
   record(type: string, severity: Severity, ctx: EventContext = {}): void {
     const now = Date.now();
+    if (this.#observers.length > 0) {
+      const seen: SecurityEventInput = { ts: now, type, severity, principal: ctx.principal ?? null, source: ctx.source ?? null, detail: ctx.detail ?? {} };
+      for (const o of this.#observers) o(seen);
+    }
     if (now - this.#windowStart >= 1000) {
       this.#flushSuppressed(now);
       this.#windowStart = now;

@@ -54,7 +54,8 @@ export function startAnomalyDetection(deps: AnomalyDeps): AnomalyDetection {
     resolveSegment: async (id) => (await deps.store.devices.get(id))?.segment ?? null,
   });
   if (settings.enabled) {
-    deps.events.onEvent((e) => detector.onSecurityEvent(e));
+    // onRecord, not onEvent: the log's per-type flood budget must not hide one device's refusals while another floods.
+    deps.events.onRecord((e) => detector.onSecurityEvent(e));
     detector.start();
   }
   return {
