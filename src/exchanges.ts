@@ -6,6 +6,7 @@
  */
 import type { PalisadeConfig } from './config/schema.ts';
 import { CommandService } from './core/commands/service.ts';
+import type { CommandCounter } from './core/replay/outbound.ts';
 import type { EventLog } from './core/events/event-log.ts';
 import type { Authenticator } from './core/identity/authenticator.ts';
 import type { Broker } from './core/messaging/broker.ts';
@@ -30,11 +31,11 @@ export interface Exchanges {
   stop(): void;
 }
 
-export function createExchanges(deps: { store: Store; events: EventLog; broker: Broker; config: PalisadeConfig }): Exchanges {
+export function createExchanges(deps: { store: Store; events: EventLog; broker: Broker; config: PalisadeConfig; commandCounter?: CommandCounter | null }): Exchanges {
   const { store, events, broker, config } = deps;
   const queues = new QueueService({ repo: store.queues, events, settings: config.queues });
   const shadows = new ShadowService({ repo: store.shadows, events, maxBytes: config.shadows.maxBytes });
-  const commands = new CommandService({ events, settings: config.commands });
+  const commands = new CommandService({ events, settings: config.commands, counter: deps.commandCounter ?? null });
   commands.setTransport(mqttCommandTransport(broker));
   const unpublish = publishShadowUpdates(shadows, broker);
   return {

@@ -4,7 +4,7 @@
  */
 import { createShieldInspector } from './shield/from-config.ts';
 import type { InspectionStep } from './shield/inspector.ts';
-import { ReplayGuard } from './shield/replay/guard.ts';
+import { openReplayProtection } from './shield/replay/from-config.ts';
 import { createWafStep } from './shield/waf/step.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -110,14 +110,15 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const admitting = await startAdmissionShield(config, store, events);
   const admission = new Admission(config.shield, { bans: admitting.bans });
   const throttle = new AuthThrottle(config.shield.authThrottle);
+  // Replay windows for protected topics, and the counter stamped on commands (issue 5, point 5).
+  const replay = await openReplayProtection(config.shield.replay, store.replay, events);
   // Queues, shadows and commands (issue 4, points 4 and 5): MQTT $queue/ $shadow/ $command/ and HTTPS routes.
-  const exchanges = createExchanges({ store, events, broker, config });
+  const exchanges = createExchanges({ store, events, broker, config, commandCounter: replay.commandCounter });
   // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
   const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: admitting.bans, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
   // shield.inspect for every protocol's messages (issue 5): rate limits, then the replay window
   // (it unwraps envelopes, so the WAF reads what will be routed), then the WAF.
-  const replay = await ReplayGuard.open({ repo: store.replay, settings: config.shield.replay, onPersistError: (err) => events.record('replay.persist_failed', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) });
-  const steps: InspectionStep[] = replay.enabled ? [(m) => replay.check(m)] : [];
+  const steps: InspectionStep[] = replay.step ? [replay.step] : [];
   steps.push(createWafStep(config.shield.waf, events));
   const inspector = createShieldInspector(config, events, { steps, onPassed: anomaly.onPassed });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
