@@ -16,6 +16,7 @@ import { EventCheckpointer } from './core/events/checkpointer.ts';
 import { Authenticator } from './core/identity/authenticator.ts';
 import { withDeviceState, type DevicePrincipal } from './core/identity/principal.ts';
 import { Broker } from './core/messaging/broker.ts';
+import type { Session } from './core/messaging/session.ts';
 import { DeviceMessaging } from './core/messaging/device-messaging.ts';
 import { startCoapListeners, type CoapListeners } from './protocols/coap/listeners.ts';
 import { deviceHttpApi } from './protocols/http/device-api.ts';
@@ -92,6 +93,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const setupSecret = await ensureSetupSecret(dataDir);
 
   const limits: MqttLimits = { ...config.mqtt };
+  // Deliveries are the anomaly detector's messages received; it is created below, once the broker exists.
+  let delivered: ((session: Session) => void) | null = null;
   const broker = new Broker({
     store,
     maxQueuedMessages: config.mqtt.maxQueuedMessages,
@@ -100,6 +103,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     maxTopicLevels: config.mqtt.maxTopicLevels,
     maxRetainedMessages: config.mqtt.maxRetainedMessages,
     onStoreError: (err) => events.record('store.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }),
+    onSent: (session) => delivered?.(session),
   });
   await broker.load(async (principalId) => principalFor(store, principalId, config));
 
@@ -116,6 +120,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const exchanges = createExchanges({ store, events, broker, config, commandCounter: replay.commandCounter });
   // Behavioural anomaly detection (issue 5, point 6): every passed message and security event, per device.
   const anomaly = startAnomalyDetection({ settings: config.shield.anomaly, events, store, broker, bans: admitting.bans, afterDeviceChange: () => changes.poll(), afterRevoke: () => revocations.poll() });
+  delivered = anomaly.onDelivered;
   // shield.inspect for every protocol's messages (issue 5): rate limits, then the replay window
   // (it unwraps envelopes, so the WAF reads what will be routed), then the WAF.
   const steps: InspectionStep[] = replay.step ? [replay.step] : [];

@@ -41,7 +41,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   t = await startTestGateway({
-    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke']), { ...failures(['bann'], ['ban']), ban: { kinds: ['username'], seconds: 600 } }, failures(['loud'], ['alert'])] } },
+    shield: { anomaly: { windowSeconds: 3600, webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` }, behaviours: [failures(['quar'], ['alert', 'quarantine']), failures(['rev'], ['alert', 'revoke']), { ...failures(['bann'], ['ban']), ban: { kinds: ['username'], seconds: 600 } }, failures(['loud'], ['alert']), { name: 'receives', metric: 'messagesReceived', segments: ['recv'], threshold: { op: '>=', value: 3 }, datapointsToAlarm: 1, datapointsToClear: 1, mitigations: ['alert'] }] } },
     policy: { segments: { ops: { publish: [], subscribe: ['$SYS/palisade/anomaly/#'] } } },
   });
   t.gateway.events.onEvent((e) => seen.push(e));
@@ -51,6 +51,7 @@ beforeAll(async () => {
   creds.b1 = await addDevice(t, 'b1', 'bann', true);
   creds.loud1 = await addDevice(t, 'loud1', 'loud', true);
   creds.loud2 = await addDevice(t, 'loud2', 'loud', true);
+  creds.rx1 = await addDevice(t, 'rx1', 'recv', true);
 });
 afterAll(async () => {
   await t.stop();
@@ -165,7 +166,18 @@ describe('anomaly mitigations on a real gateway', () => {
   });
 });
 
-describe('the event log as input', () => {
+describe('inputs', () => {
+  it('deliveries from the broker count as the device\'s messages received', async () => {
+    const rx1 = await connect('rx1');
+    rx1.send({ cmd: 'subscribe', messageId: 77, subscriptions: [{ topic: 'recv/rx1/#', qos: 1 }] });
+    await rx1.nextMatching((p) => p.cmd === 'suback', 3000, 'suback');
+    for (let i = 0; i < 3; i++) expect(await publish(rx1, `recv/rx1/t${i}`)).toBe(0);
+    for (let i = 0; i < 3; i++) await rx1.nextMatching((p) => p.cmd === 'publish', 3000, 'delivery');
+    t.gateway.anomaly.detector.closeWindow();
+    expect(seen.find((e) => e.type === 'anomaly.alarm' && e.detail.device === 'rx1')).toMatchObject({ detail: { behaviour: 'receives', metric: 'messagesReceived', value: 3 } });
+    rx1.end();
+  });
+
   it('counts every refusal, also while another device\'s flood exceeds the log\'s per-type budget', async () => {
     const loud1 = await connect('loud1');
     const loud2 = await connect('loud2');

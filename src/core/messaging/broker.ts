@@ -20,6 +20,8 @@ export interface BrokerOptions {
   maxRetainedMessages: number;
   onStoreError: (err: unknown) => void;
   onDrop?: (session: Session, reason: string) => void;
+  /** A message went out to the session's client (the anomaly detector's messages received). */
+  onSent?: (session: Session) => void;
 }
 
 export interface WillMessage {
@@ -68,8 +70,9 @@ export class Broker {
         this.stats.messagesDropped++;
         opts.onDrop?.(s, reason);
       },
-      sent: () => {
+      sent: (s) => {
         this.stats.messagesSent++;
+        opts.onSent?.(s);
       },
     };
   }

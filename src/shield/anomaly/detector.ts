@@ -119,14 +119,13 @@ export class AnomalyDetector {
     this.#source(d, source);
   }
 
-  /** A message was delivered to the device. */
-  recordDelivery(deviceId: string, bytes: number): void {
+  /** A message went out to the device (the broker's delivery hook). */
+  recordDelivery(deviceId: string): void {
     if (!this.#s.enabled) return;
     const d = this.#devices.get(deviceId);
-    if (!d) return; // Deliveries alone never start tracking: they are not the device's doing.
-    d.window.active = true;
-    d.window.messagesReceived++;
-    void bytes;
+    // Deliveries alone never start tracking (they are not the device's doing) nor mark the
+    // window active: a device that only listens keeps no learned baselines of its own sending.
+    if (d) d.window.messagesReceived++;
   }
 
   /** The DNS firewall resolved a name for the device. */

@@ -7,6 +7,7 @@ import type { EventLog } from '../../core/events/event-log.ts';
 import type { Broker } from '../../core/messaging/broker.ts';
 import type { InboundMessage } from '../../core/messaging/inspection.ts';
 import type { Store } from '../../core/ports.ts';
+import type { Session } from '../../core/messaging/session.ts';
 import type { BanList } from '../bans/types.ts';
 import { AnomalyDetector } from './detector.ts';
 import { Mitigator } from './mitigations.ts';
@@ -17,6 +18,8 @@ export interface AnomalyDetection {
   readonly mitigator: Mitigator;
   /** The inspector's activity tap (ShieldInspectorParts.onPassed). */
   readonly onPassed: (m: InboundMessage) => void;
+  /** The broker's delivery hook (BrokerOptions.onSent): messages received per device. */
+  readonly onDelivered: (session: Session) => void;
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export function startAnomalyDetection(deps: AnomalyDeps): AnomalyDetection {
     detector,
     mitigator,
     onPassed: (m) => detector.recordPublish(m.principal.id, m.principal.segment, m.topic, m.payload.length, m.source),
+    onDelivered: (session) => detector.recordDelivery(session.principal.id),
     async stop() {
       detector.stop();
       await mitigator.settled();
