@@ -13,21 +13,9 @@
 import type { DetectorResult } from '../types.ts';
 import { decide } from './classify.ts';
 import { fold } from './fold.ts';
+import { worthReading } from './prefilter.ts';
 import { SqlTokenizer } from './tokenizer.ts';
 
-/**
- * Nothing here can be SQLi. Every fingerprint classify.ts accepts needs one of these: a quote
- * (break-out contexts), a comment, ';' (stacked), '(' (calls, subqueries), a logic operator
- * (AND/OR/XOR/&&/||), or a keyword of UNION, ORDER/GROUP BY, HAVING, LIMIT, INTO, WAITFOR.
- */
-const PREFILTER = /;|#|\(|--|\/\*|&&|\|\||\b(?:union|select|or|and|xor|having|order|group|limit|offset|into|waitfor|except|intersect|minus)\b/i;
-/** With a quote, breaking out of a literal needs something after it: an operator or the above. */
-const QUOTE = /['"`]/;
-const OPERATOR = /[=<>|&!~^%*+/-]/;
-
-function worthReading(s: string): boolean {
-  return PREFILTER.test(s) || (QUOTE.test(s) && OPERATOR.test(s));
-}
 /** Gate for the dangerous-call scan: one of those functions, or WAITFOR, appears at all. */
 const DANGEROUS_NAMES = /sleep|benchmark|load_file|extractvalue|updatexml|xp_cmdshell|dbms_|utl_|name_const|gtid_subset|pg_read_file|sp_executesql|sp_oacreate|openrowset|randomblob|ctxsys|get_lock|master_pos_wait|json_keys|polygon|multipoint|geometrycollection|exp\s*\(|waitfor/i;
 

@@ -73,6 +73,8 @@ const PHRASES: Record<string, TokenType> = {
   'IN BOOLEAN': 'k', 'BOOLEAN MODE': 'k', 'CHARACTER SET': 'k',
 };
 
+const PHRASE_HEADS = new Set(Object.keys(PHRASES).map((p) => p.slice(0, p.indexOf(' '))));
+
 /** The word class of `upper` (already upper-cased), or undefined for a plain bareword. */
 export function wordType(upper: string): TokenType | undefined {
   return upper.length > longest ? undefined : WORDS.get(upper);
@@ -80,6 +82,7 @@ export function wordType(upper: string): TokenType | undefined {
 
 /** The class of the phrase "A B", or undefined when the two words do not form one. */
 export function phraseType(upperA: string, upperB: string): TokenType | undefined {
+  if (!PHRASE_HEADS.has(upperA)) return undefined;
   return PHRASES[`${upperA} ${upperB}`];
 }
 
