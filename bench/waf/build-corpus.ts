@@ -29,6 +29,14 @@ function write(name: string, items: unknown[]): void {
   console.log(`${name}: ${uniq.length}`);
 }
 
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /** wapiti placeholders: [VALUE] an ordinary value, [TIME] seconds, [LF]/[TAB] characters. */
 function wapiti(s: string): string | null {
   if (/\[(?:EXTERNAL_ENDPOINT|FILE_NAME|EXTVALUE)\]/.test(s)) return null;
@@ -64,13 +72,20 @@ for (const f of ['boolean_blind', 'error_based', 'inline_query', 'stacked_querie
     sqli.push(f === 'inline_query' ? fill(p) : b[0] + fill(p) + b[1]);
   }
 }
-write('attacks/sqli.jsonl', sqli);
+// Probes are left out: punctuation alone (', --, =%20;, <>"'%;)(&+ ...: fewer than two letters or
+// digits once percent-decoded) and bare words ("select", "order by", "asc"). They look for error
+// messages or reflected keywords, carry no statement, and no detector (libinjection included)
+// flags them without flagging ordinary text.
+const alnum = (s: string): number => (decodeURIComponentSafe(s).match(/[A-Za-z0-9]/g) ?? []).length;
+write('attacks/sqli.jsonl', sqli.filter((s) => alnum(s) >= 2 && !/^[A-Za-z ]+$/.test(s)));
 
 // ---- XSS ----------------------------------------------------------------------------------
 const xss: string[] = [...lines(`${W}/Injections/XSS.txt`)];
 for (const l of readFileSync(join(src, WA, 'xssPayloads.ini'), 'utf8').split('\n')) {
   const m = /^payload = (.*)$/.exec(l);
-  if (m?.[1] !== undefined) xss.push(m[1].replace(/__XSS__/g, 'x5s7').replace(/\[LF\]/g, '\n').replace(/\[TAB\]/g, '\t').replace(/\[[A-Z_]+\]/g, 'https://x.test/'));
+  if (m?.[1] !== undefined) xss.push(m[1].replace(/__XSS__/g, 'x5s7').replace(/\[LF\]/g, '\n').replace(/\[TAB\]/g, '\t').replace(/\[FF\]/g, '\f')
+    // wapiti's xss_utils.py fills these with the separator the reflection context needs.
+    .replace(/\[ATTR_SEP\]/g, '/').replace(/\[VALUE_SEP\]/g, ''));
 }
 xss.push(...generateXss(20261202, 400));
 write('attacks/xss.jsonl', xss);

@@ -125,3 +125,34 @@ export function normalisePath(s: string): string {
   if (s.indexOf('\\') === -1 && s.indexOf('//') === -1) return s;
   return s.replace(/\\/g, '/').replace(/\/{2,}/g, '/');
 }
+
+const ESCAPE_RE = /\\x([0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})|\\u\{([0-9a-fA-F]{1,6})\}/g;
+
+/** C / JavaScript / PHP escape sequences (`\x27`, `\u003c`), as CRS's t:escapeSeqDecode and t:jsDecode. */
+export function escapeDecode(s: string): string {
+  if (s.indexOf('\\x') === -1 && s.indexOf('\\u') === -1) return s;
+  return s.replace(ESCAPE_RE, (m, x?: string, u?: string, cp?: string) => {
+    const v = parseInt(x ?? u ?? cp ?? '', 16);
+    return Number.isFinite(v) && v <= 0x10ffff ? String.fromCodePoint(v) : m;
+  });
+}
+
+const NAMED: Record<string, string> = { lt: '<', gt: '>', quot: '"', apos: "'", amp: '&', sol: '/', bsol: '\\', lpar: '(', rpar: ')', colon: ':', semi: ';', equals: '=', num: '#', tab: '\t', newline: '\n', nbsp: ' ', grave: '`', excl: '!', period: '.', comma: ',', percnt: '%', plus: '+', lsqb: '[', rsqb: ']', lcub: '{', rcub: '}', vert: '|', ast: '*' };
+const ENTITY_RE = /&(?:#[xX]([0-9a-fA-F]{1,6})|#(\d{1,7})|([a-zA-Z]{2,8}));?/g;
+
+/** HTML character references (HTML §13.2.5.72), also without the `;` browsers forgive; as t:htmlEntityDecode. */
+export function htmlEntityDecode(s: string): string {
+  if (s.indexOf('&') === -1) return s;
+  return s.replace(ENTITY_RE, (m, hex?: string, dec?: string, name?: string) => {
+    if (hex !== undefined || dec !== undefined) {
+      const v = hex !== undefined ? parseInt(hex, 16) : parseInt(dec ?? '', 10);
+      return Number.isFinite(v) && v > 0 && v <= 0x10ffff ? String.fromCodePoint(v) : m;
+    }
+    const n = (name ?? '').toLowerCase();
+    const named = NAMED[n];
+    if (named !== undefined) return named;
+    // Legacy references without ';' match by prefix: "&ltscript" is "<script".
+    const p = /^(lt|gt|amp|quot)/.exec(n);
+    return p === null ? m : (NAMED[p[1] ?? ''] ?? '') + (name ?? '').slice((p[1] ?? '').length);
+  });
+}

@@ -13,8 +13,8 @@
  * inspected because of a bound is reported as a notice hit (rule 920500) so it is visible.
  */
 import { isUtf8 } from 'node:buffer';
-import { charMask, classMask, finishMask } from './charclass.ts';
-import { decodedForms, normalisePath } from './decode.ts';
+import { CC, charMask, classMask, finishMask } from './charclass.ts';
+import { decodedForms, escapeDecode, htmlEntityDecode, normalisePath } from './decode.ts';
 import { RULES, type WafRule } from './rules.ts';
 import { JsonScanner, type JsonVisitor } from './json-scan.ts';
 import { SEVERITY_SCORE, type HttpRequestView, type WafHit, type WafOptions, type WafVerdict } from './types.ts';
@@ -97,17 +97,21 @@ class Inspection {
   }
 
   private run(s: string, mask: number, location: string | (() => string), args: boolean, plusIsSpace: boolean, extraForms?: (f: string) => string): void {
-    const forms = s.indexOf('%') === -1 && !(plusIsSpace && s.indexOf('+') !== -1) ? null : decodedForms(s, plusIsSpace);
-    if (forms === null) {
-      this.form(s, location, args, mask);
-      if (extraForms !== undefined) {
-        const x = extraForms(s);
-        if (x !== s) this.form(x, location, args);
+    const forms = s.indexOf('%') === -1 && !(plusIsSpace && s.indexOf('+') !== -1) ? [s] : decodedForms(s, plusIsSpace);
+    for (let i = 0; i < forms.length; i++) {
+      const f = forms[i] ?? '';
+      this.form(f, location, args, i === 0 ? mask : undefined);
+      // Escape sequences and HTML character references, when the form holds any (CRS applies
+      // t:escapeSeqDecode, t:jsDecode and t:htmlEntityDecode the same way).
+      const m = i === 0 ? mask : charMask(f);
+      if ((m & CC.SLASH) !== 0) {
+        const e = escapeDecode(f);
+        if (e !== f) this.form(e, location, args);
       }
-      return;
-    }
-    for (const f of forms) {
-      this.form(f, location, args);
+      if ((m & CC.AMP) !== 0) {
+        const h = htmlEntityDecode(f);
+        if (h !== f) this.form(h, location, args);
+      }
       if (extraForms !== undefined) {
         const x = extraForms(f);
         if (x !== f) this.form(x, location, args);

@@ -71,7 +71,7 @@ function commandLikeFollower(rest: string): boolean {
   const after = rest.replace(/^[ \t+]+/, '');
   if (after.length === 0) return true;
   const a = after[0] ?? '';
-  if ('-/\\~$.{`\'"%;|&<>'.includes(a)) return true;
+  if ('-/\\~$.{`\'"%;|&<>#'.includes(a)) return true;
   if (/^[A-Za-z]:[\\/]/.test(after)) return true;
   // `sleep 5`, `ping 127.0.0.1`, `ping -n 3`: a number or an address, then the end or a separator.
   if (/^\d[\d.]*\s*(?:$|[;|&`#)\n\r'"]|\[)/.test(after)) return true;
