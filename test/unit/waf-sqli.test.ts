@@ -52,6 +52,10 @@ const SQLI_ATTACKS: string[] = [
   "1) BEGIN IF (1=1) THEN DBMS_LOCK.SLEEP(5); END IF; END;-- -", "(SELECT CONCAT('a',(ELT(1=1,1)),'b'))",
   " and 1=1", "or 1=1", "order by 1--", "sleep(5)#1", "benchmark(10000000,MD5(1))#1", "abc`,sleep(5)#1",
   "t'exec master..xp_cmdshell 'nslookup example.com'--", "1' (4821=4821)*4821 AND 'qXbV'='qXbV",
+  // UNION with a leading junk value, newline comments and parentheses (libinjection's "hackers" set, decoded)
+  "1a union (select id from users limit 1,1)", "/* BAR */ UNION ALL SELECT (2,3,4)", "(select id from users limit 1,1)",
+  "-1#\n union (select id from users limit 1,1)", "-1 --eafafeas\nunion (select id from users limit 1,1)",
+  "-1 union(((select table_name from information_schema.tables limit 1,1)))", "'||UTL_HTTP.REQUEST", "--sp_password",
 ];
 
 const BENIGN_TEXT: string[] = [
@@ -94,7 +98,7 @@ const BENIGN_TEXT: string[] = [
   "1 (one) item", "Step 1 (optional)", "1) (a) first", "it's 'select' time", "'quoted', (parenthetical)",
   "x' (y)", "'exec' button", "Press 'Delete' to remove", "Room 1 (east wing)", "'(1)'", "'Or' is a word",
   "Choose 'yes' or 'no'", "Type 'exit' or press Ctrl-C", "O'Neil & O'Brien", "Drop by at 5; select a time",
-  "Sleep (mode)", "To \"grant\" such a licence to a party", "I'm 5'11\" tall", "Mike's \"best\" (ever) -- ok",
+  "Sleep (mode)", "workers union select a leader", "Please select a union representative", "(select one)", "To \"grant\" such a licence to a party", "I'm 5'11\" tall", "Mike's \"best\" (ever) -- ok",
 ];
 
 /** Attacks this detector does not flag, each with why; the test fails if one starts to be caught

@@ -30,7 +30,7 @@ export interface FoldResult {
 
 const BREAK = /^([s1nv])\)*/;
 /** What may follow a logic or comparison operator in an injected condition. */
-const CONDITION_TAIL = /^(?:[1sv](?:[o&)cB(]|$)|[nf][o&)]|f\(|\(+[E1sfvn]|E|[1sv]?k)/;
+const CONDITION_TAIL = /^(?:[1sv](?:[o&)cB(]|$)|[nf][o&)]|f[(.]|\(+[E1sfvn]|E|[1sv]?k)/;
 /** Statements dangerous right after a broken literal even with a plain name after them. */
 const STATEMENT = /^(?:EXEC|EXECUTE|DECLARE|SHUTDOWN|DROP |TRUNCATE|DELETE FROM|INSERT INTO)/;
 const STACKED_AFTER_WORD = /^(DROP |SHUTDOWN|DELETE FROM|INSERT INTO|TRUNCATE|EXEC|DECLARE|ALTER TABLE|CREATE TABLE)/;
@@ -46,7 +46,9 @@ function isSQLi(r: FoldResult): boolean {
     // "order by 1--": a clause fragment ended by a comment
     if (fp[0] === 'B') return /^B[1n]c/.test(fp);
     // A bare statement: "SELECT * FROM", "(SELECT CONCAT(", "SELECT 'a'||..." (not "select the best")
-    if (fp[0] === 'E') return /^E(?:[sv(f]|1[,&okf(]|o[k,])/.test(fp) || fp.includes('UE');
+    if (fp[0] === 'E') return /^E(?:[sv(f]|1[,&okf(]|o[k,])/.test(fp) || fp.includes('UE') || (/^Enk/.test(fp) && /^\s*\(/.test(r.input));
+    // "/* x */ UNION ALL SELECT (2,3,4)": a set operator first, then a statement
+    if (fp[0] === 'U') return /^U(?:E[^n]|\(+E)/.test(fp);
     return false;
   }
   const head = m[1]!;
@@ -55,8 +57,11 @@ function isSQLi(r: FoldResult): boolean {
   // needs the stronger shapes below.
   const strong = head === 's' || head === '1' || head === 'v';
 
+  // "1a union (select ...": a value, then UNION and a statement, further in
+  if (/[1snv)]U(?:E[^n]|\(+E)/.test(rest)) return true;
   // UNION [ALL] SELECT / UNION (SELECT
-  if (/^U[E(]/.test(rest) || (rest === 'U' && r.raw > 2 && head !== 'n')) return true;
+  // (after a plain word, "workers union select a leader" is prose: a name must not follow SELECT)
+  if (head === 'n' ? /^U(?:E[^n]|\(+E)/.test(rest) : /^U[E(]/.test(rest) || (rest === 'U' && r.raw > 2)) return true;
   // Stacked query: ; followed by a statement
   if (/^;f\(/.test(rest)) return strong;
   if (/^;[ETk]/.test(rest)) return strong || STACKED_AFTER_WORD.test(r.tokens[m[0].length + 1]?.val ?? '');

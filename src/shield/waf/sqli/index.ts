@@ -16,6 +16,7 @@ import { fold } from './fold.ts';
 import { worthReading } from './prefilter.ts';
 import { SqlTokenizer } from './tokenizer.ts';
 
+const SP_PASSWORD = /(?:--|#|\/\*)\s*sp_password/i;
 /** Gate for the dangerous-call scan: one of those functions, or WAITFOR, appears at all. */
 const DANGEROUS_NAMES = /sleep|benchmark|load_file|extractvalue|updatexml|xp_cmdshell|dbms_|utl_|name_const|gtid_subset|pg_read_file|sp_executesql|sp_oacreate|openrowset|randomblob|ctxsys|get_lock|master_pos_wait|json_keys|polygon|multipoint|geometrycollection|exp\s*\(|waitfor/i;
 
@@ -94,6 +95,9 @@ export function detectSqli(input: string): DetectorResult {
   if (input.length === 0 || !worthReading(input)) return { detected: false };
   const r = contexts(input);
   if (r.detected) return r;
+  // SQL Server leaves statements whose text holds sp_password out of its trace log, so
+  // attackers append it in a comment (libinjection flags the same).
+  if (SP_PASSWORD.test(input)) return { detected: true, fingerprint: 'c' };
   // Keywords split by empty inline comments (UN/**/ION SEL/**/ECT) reach databases whose
   // front end strips comments first; read the input again without them.
   if (input.includes('/*')) {
