@@ -21,7 +21,11 @@
  * not favour one mode. The figure is the median over rounds of the paired ratio ON ÷ OFF, with its
  * spread, for all pairs and for the pairs during which other processes stayed under half a core.
  *
- *   node bench/pipeline-onoff.ts [--rounds 20] [--loads qos0,qos1] [--quick] [--quiet-wait MS] [--keep]
+ * `--subject shield` measures the shield (issue 5, point 8) the same way: both modes authenticate
+ * and decide policy; ON runs rate limits (buckets that never bind), the WAF blocking at paranoia 1
+ * and anomaly detection as shipped, OFF turns those three off in the config.
+ *
+ *   node bench/pipeline-onoff.ts [--subject policy|shield] [--rounds 20] [--loads qos0,qos1] [--quick] [--quiet-wait MS] [--keep]
  *   (internal) node bench/pipeline-onoff.ts --serve on|off --config FILE --data-dir DIR
  *
  * Writes bench/results/pipeline-onoff-<date>.json and prints a Markdown table.
@@ -60,8 +64,11 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** Longest wait before a trial for the machine to go quiet (other processes < 0.5 core). */
     'quiet-wait': { type: 'string' },
+    /** policy (issue 3: identity + policy on vs allow-all) or shield (issue 5: rate limits, WAF, anomaly on vs off). */
+    subject: { type: 'string', default: 'policy' },
   },
 });
+const SUBJECT = args.subject === 'shield' ? 'shield' : 'policy';
 
 type Mode = 'on' | 'off';
 
@@ -73,7 +80,7 @@ async function serve(mode: Mode, configFile: string, dataDir: string): Promise<v
   const { pino } = await import('pino');
   const { loadConfig } = await import('../src/config/load.ts');
   const { startGateway } = await import('../src/gateway.ts');
-  if (mode === 'off') {
+  if (mode === 'off' && SUBJECT === 'policy') {
     const { ZeroTrustPolicyEngine } = await import('../src/core/policy/engine.ts');
     const allow = Object.freeze({ allowed: true, rule: 'bench-off#allow-all' });
     const allowAll = Object.freeze({ authorize: () => allow });
@@ -91,9 +98,19 @@ async function serve(mode: Mode, configFile: string, dataDir: string): Promise<v
   process.on('SIGINT', stop);
 }
 
+/** The shield's settings per subject and mode: measured on vs off, or non-binding (as for the peers). */
+function shieldYaml(mode: Mode): string {
+  const base = 'maxConnectionsPerAddress: 20000, maxConnections: 50000, connectionRate: { perAddressPerSecond: 1000000, perAddressBurst: 1000000, globalPerSecond: 1000000, globalBurst: 1000000 }';
+  // Buckets that never bind: the cost of counting every message is measured, not the throttling.
+  const unbound = 'rateLimit: { device: { messagesPerSecond: 1.0e12, messagesBurst: 1.0e12, bytesPerSecond: 1.0e15, bytesBurst: 1.0e15 } }';
+  if (SUBJECT === 'shield' && mode === 'off') return `{ ${base}, rateLimit: { enabled: false }, waf: { mode: off, http: { mode: off } }, anomaly: { enabled: false } }`;
+  // shield ON: rate limits (unbound), WAF blocking at paranoia 1, anomaly detection, as shipped.
+  return `{ ${base}, ${unbound} }`;
+}
+
 function configYaml(mode: Mode): string {
   // As bench/lib/brokers/palisade.ts, minus the listeners this measurement does not use.
-  const mqtt = mode === 'on' ? '{ port: 0 }' : `{ port: 0, anonymous: { segment: ${SEGMENT} } }`;
+  const mqtt = mode === 'on' || SUBJECT === 'shield' ? '{ port: 0 }' : `{ port: 0, anonymous: { segment: ${SEGMENT} } }`;
   return `log: { level: warn }
 listeners:
   mqtt: ${mqtt}
@@ -101,7 +118,7 @@ listeners:
   https: { enabled: false }
   coap: { enabled: false }
   coaps: { enabled: false }
-shield: { maxConnectionsPerAddress: 20000, maxConnections: 50000 }
+shield: ${shieldYaml(mode)}
 mqtt: { maxInflight: 64, receiveMaximum: 64, maxQueuedMessages: 10000, sysIntervalSeconds: 0 }
 `;
 }
@@ -200,7 +217,7 @@ async function startServer(mode: Mode, workDir: string, dataDir: string): Promis
   writeFileSync(configFile, configYaml(mode));
   const portsFile = path.join(dataDir, 'ports.json');
   rmSync(portsFile, { force: true });
-  const proc = spawnBroker(process.execPath, [SELF, '--serve', mode, '--config', configFile, '--data-dir', dataDir], { cwd: REPO_ROOT });
+  const proc = spawnBroker(process.execPath, [SELF, '--serve', mode, '--subject', SUBJECT, '--config', configFile, '--data-dir', dataDir], { cwd: REPO_ROOT });
   try {
     const deadline = Date.now() + 30_000;
     let port: number | null = null;
@@ -224,7 +241,7 @@ async function startServer(mode: Mode, workDir: string, dataDir: string): Promis
 
 function spec(qos: QoS, mode: Mode, logins: DeviceLogin[], quick: boolean): ThroughputSpec {
   const cred = (id: string): { username?: string; password?: string } => {
-    if (mode === 'off') return {};
+    if (mode === 'off' && SUBJECT === 'policy') return {};
     const l = logins.find((x) => x.id === id);
     if (!l) throw new Error(`no login for ${id}`);
     return { username: l.id, password: l.password };
@@ -351,7 +368,7 @@ async function main(): Promise<void> {
   };
   const resultsDir = path.join(REPO_ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `pipeline-onoff-${date.replace(/[:.]/g, '-')}.json`);
+  const file = path.join(resultsDir, `pipeline-onoff-${SUBJECT}-${date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 
   const n = (x: number): string => Math.round(x).toLocaleString('en-US');

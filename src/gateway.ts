@@ -5,6 +5,7 @@
 import { createShieldInspector } from './shield/from-config.ts';
 import type { InspectionStep } from './shield/inspector.ts';
 import { openReplayProtection } from './shield/replay/from-config.ts';
+import { createHttpWafCheck } from './shield/waf/http-check.ts';
 import { createWafStep } from './shield/waf/step.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -173,7 +174,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       bound.push(await startTlsListener(mqtt, events, { host: l.mqtts.host, port: l.mqtts.port, settings: { name: 'mqtts', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, requireClientCert: l.mqtts.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs }));
     }
     if (l.https.enabled) {
-      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, headersTimeoutMs: config.shield.http.headersTimeoutMs, requestTimeoutMs: config.shield.http.requestTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
+      bound.push(await startHttpsListener(mqtt, events, { host: l.https.host, port: l.https.port, websocketPath: l.https.websocketPath, settings: { name: 'https', anonymousSegment: null, clientIdMatch: l.mqtts.clientIdMatch }, tls, maxPacketSize: config.mqtt.maxPacketSize, requireClientCert: l.https.requireClientCert, handshakeTimeoutMs: config.mqtt.preAuthTimeoutMs, headersTimeoutMs: config.shield.http.headersTimeoutMs, requestTimeoutMs: config.shield.http.requestTimeoutMs, mount: (server) => mountHttpApp(server, { bodyLimit: HTTP_BODY_LIMIT, routes: httpRoutes, version: VERSION, blockRequest: createHttpWafCheck(config.shield.waf, events), onServerError: (err) => events.record('http.error', 'critical', { detail: { error: err instanceof Error ? err.message : String(err) } }) }) }));
     }
     coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, banned: (address) => admitting.bans.match({ address }) !== null, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
     bound.push(...coap.bound);

@@ -92,6 +92,17 @@ describe('one table over MQTT, HTTPS and CoAP', () => {
     }
   });
 
+  it('HTTP requests: an injection in the query or a traversal in the path is refused with 403 before routing; a plain one passes', async () => {
+    const get = (path: string) => httpsCall({ host: '127.0.0.1', port: t.port('https'), servername: 'localhost', method: 'GET', path, ca: sensor.ca, agent: false });
+    expect((await get('/api/openapi.json?lang=en&page=2')).status).toBe(200);
+    const before = (await events('waf.blocked')).length;
+    expect((await get("/api/openapi.json?id=1%27%20OR%20%271%27%3D%271")).status).toBe(403);
+    expect((await get('/api/openapi.json?file=..%2F..%2F..%2Fetc%2Fpasswd')).status).toBe(403);
+    const blocked = (await events('waf.blocked')).slice(before);
+    expect(blocked.map((e) => e.detail.protocol)).toEqual(['http', 'http']);
+    expect(blocked.flatMap((e) => e.detail.rules as string[]).some((r) => r.startsWith('942'))).toBe(true);
+  });
+
   it('a segment in log mode lets the attack through and records waf.hit with the rule', async () => {
     const client = await mqttClient(logger);
     try {

@@ -18,7 +18,13 @@ listeners:
   https: { enabled: false }
   coap: { enabled: false }
   coaps: { enabled: false }
-shield: { maxConnectionsPerAddress: 20000, maxConnections: 50000 }
+# Mosquitto and Aedes have no rate limits: the shield's buckets still run here, but are set so
+# they never bind (a load generator is one address and a few clients sending as fast as they can).
+shield:
+  maxConnectionsPerAddress: 20000
+  maxConnections: 50000
+  connectionRate: { perAddressPerSecond: 1000000, perAddressBurst: 1000000, globalPerSecond: 1000000, globalBurst: 1000000 }
+  rateLimit: { device: { messagesPerSecond: 1.0e12, messagesBurst: 1.0e12, bytesPerSecond: 1.0e15, bytesBurst: 1.0e15 } }
 mqtt: { maxInflight: 64, receiveMaximum: 64, maxQueuedMessages: 10000 }
 policy:
   segments:

@@ -10,7 +10,7 @@
  */
 import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
-import { ErrorCodes } from '../../core/errors.ts';
+import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
 import { toHttpError } from './errors.ts';
 import { serveOpenApi } from './openapi.ts';
 
@@ -25,6 +25,8 @@ export interface HttpAppOptions {
   version: string;
   /** Sees every 5xx (the client only sees "internal error"). */
   onServerError?: (err: unknown, req: FastifyRequest) => void;
+  /** The shield's WAF on the request head: true refuses the request with 403 before routing. */
+  blockRequest?: ((req: { method: string; url: string; headers: Record<string, string | string[] | undefined>; source: string }) => boolean) | null;
 }
 
 /** "ip:port" of the peer, the form the event log uses for `source`. */
@@ -61,6 +63,14 @@ export async function mountHttpApp(server: HttpsServer, opts: HttpAppOptions): P
     return reply.code(e.status).type('application/json').send(e.body);
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).type('application/json').send({ error: 'not found', code: ErrorCodes.NOT_FOUND }));
+
+  const blockRequest = opts.blockRequest;
+  if (blockRequest) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      const blocked = blockRequest({ method: req.method, url: req.url, headers: req.headers, source: sourceOf(req) });
+      done(blocked ? new PalisadeError(ErrorCodes.PAYLOAD_BLOCKED, 'blocked by the WAF') : undefined);
+    });
+  }
 
   // Before the groups, so the document sees every route they add.
   serveOpenApi(app, { title: 'Palisade HTTP API', version: opts.version });
