@@ -56,6 +56,8 @@ const SQLI_ATTACKS: string[] = [
   "1a union (select id from users limit 1,1)", "/* BAR */ UNION ALL SELECT (2,3,4)", "(select id from users limit 1,1)",
   "-1#\n union (select id from users limit 1,1)", "-1 --eafafeas\nunion (select id from users limit 1,1)",
   "-1 union(((select table_name from information_schema.tables limit 1,1)))", "'||UTL_HTTP.REQUEST", "--sp_password",
+  // knowingly missed (see knownMisses)
+  "1) from users where username='ad1min')", "'test--", " and USER=USER",
 ];
 
 const BENIGN_TEXT: string[] = [
@@ -103,7 +105,15 @@ const BENIGN_TEXT: string[] = [
 
 /** Attacks this detector does not flag, each with why; the test fails if one starts to be caught
  * (move it back) or if any other attack is missed. */
-const knownMisses = new Set<string>([]);
+const knownMisses = new Set<string>([
+  // The middle of a query, not a break-out: no fingerprint shape separates "x) from users where
+  // name='y')" from a parenthesised sentence with a quote.
+  "1) from users where username='ad1min')",
+  // Quote, word, comment: the same shape as "don't -- really", which must stay clean.
+  "'test--",
+  // USER is a function name here and "and f = f" is also how prose like "and Fn=Fn" reads.
+  " and USER=USER",
+]);
 
 describe('detectSqli', () => {
   it('has enough real samples', () => {
@@ -150,7 +160,8 @@ describe('detectSqli', () => {
 
   it('handles 1 MB inputs', () => {
     const mb = 1 << 20;
-    const inputs = ["' or 1=1 -- ".repeat(mb / 12), '('.repeat(mb), "'".repeat(mb), '/*'.repeat(mb / 2), 'a '.repeat(mb / 2), '日本'.repeat(mb / 2)];
+    const inputs = ["' or 1=1 -- ".repeat(mb / 12), '('.repeat(mb), "'".repeat(mb), '/*'.repeat(mb / 2), 'a '.repeat(mb / 2), '日本'.repeat(mb / 2),
+      '/* '.repeat(mb / 3), "' or ".repeat(mb / 5), '@@'.repeat(mb / 2), 'union select '.repeat(mb / 13)];
     for (const s of inputs) expect(typeof detectSqli(s).detected).toBe('boolean');
     expect(detectSqli("x".repeat(mb) + "' or 1=1--").detected).toBe(true);
   });

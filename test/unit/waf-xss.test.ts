@@ -48,6 +48,8 @@ const XSS_ATTACKS: string[] = [
   // JavaScript string break-outs, split tags, injection inside a tag
   "';alert(1);//", '";alert(1);//', "'-alert(1)-'", '\\";alert(\'XSS\');//', "';(alert)(1);//", "';location=name;//",
   '<scr<script>ipt>alert(1)</scr</script>ipt>', 'x/onload=alert(1)', 'autofocus/onfocus=alert(1)//',
+  // knowingly missed (see knownMisses)
+  '&ltscript&gtalert(document.cookie);&ltscript&gtalert', "';d=1;alert(1)",
 ];
 const BENIGN_HTMLISH: string[] = [
   'a < b', 'x<3', '1 < 2 > 0', '<joe@example.org>', 'Joe Smith <joe@example.org>', 'I <3 you', '<-- back', 'if (a<b && c>d) {}',
@@ -98,7 +100,14 @@ const BENIGN_TEXT: string[] = [
 ];
 
 /** Vectors this detector does not flag, each with why; the test fails if the list is wrong. */
-const knownMisses = new Set<string>([]);
+const knownMisses = new Set<string>([
+  // Character references in text are text: a browser shows "<script>" and runs nothing. Only a
+  // second decoding pass (which the engine's decoder owns, not this detector) makes it markup.
+  '&ltscript&gtalert(document.cookie);&ltscript&gtalert',
+  // A JS break-out whose first statement is a plain assignment and that does not end in "//":
+  // matching every "';x=1;" would flag ordinary quoted key=value text.
+  "';d=1;alert(1)",
+]);
 
 describe('detectXss', () => {
   const benign = [...BENIGN_TEXT, ...BENIGN_HTMLISH];
@@ -148,7 +157,8 @@ describe('detectXss', () => {
 
   it('handles 1 MB inputs', () => {
     const mb = 1 << 20;
-    const inputs = ['<a '.repeat(mb / 3), '<'.repeat(mb), '="'.repeat(mb / 2), '<!--'.repeat(mb / 4), 'x=y '.repeat(mb / 4), '&#'.repeat(mb / 2)];
+    const inputs = ['<a '.repeat(mb / 3), '<'.repeat(mb), '="'.repeat(mb / 2), '<!--'.repeat(mb / 4), 'x=y '.repeat(mb / 4), '&#'.repeat(mb / 2),
+      'on'.repeat(mb / 2) + '=', '<a b="'.repeat(mb / 6), 'javascript:'.repeat(mb / 11), '<!--<a '.repeat(mb / 7)];
     for (const s of inputs) expect(typeof detectXss(s).detected).toBe('boolean');
     expect(detectXss('<b>'.repeat(1000) + '<script>alert(1)</script>').detected).toBe(true);
   });
