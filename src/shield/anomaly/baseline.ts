@@ -76,6 +76,7 @@ export class EwmaBaseline implements Baseline {
   }
 
   breaches(v: number): boolean {
+    if (v <= this.#t.floor) return false;
     const l = this.limit();
     return l !== null && v > l;
   }
@@ -99,7 +100,8 @@ export const PERCENTILE_RESERVOIR = 64;
 
 export class PercentileBaseline implements Baseline {
   readonly #t: PercentileThreshold;
-  readonly #ring = new Float64Array(PERCENTILE_RESERVOIR);
+  /** A plain array grown to the reservoir size: a typed array per device costs an ArrayBuffer each. */
+  readonly #ring: number[] = [];
   #n = 0;
   #cached: number | null = null;
 
@@ -113,17 +115,20 @@ export class PercentileBaseline implements Baseline {
 
   limit(): number | null {
     if (this.#n < this.#t.minSamples) return null;
-    this.#cached ??= percentile(this.#ring.subarray(0, Math.min(this.#n, PERCENTILE_RESERVOIR)), this.#t.p);
+    this.#cached ??= percentile(this.#ring, this.#t.p);
     return Math.max(this.#t.floor, this.#cached * this.#t.factor);
   }
 
   breaches(v: number): boolean {
+    // At or below the floor it cannot breach: no sort for the many ordinary windows.
+    if (v <= this.#t.floor) return false;
     const l = this.limit();
     return l !== null && v > l;
   }
 
   learn(v: number): void {
-    this.#ring[this.#n % PERCENTILE_RESERVOIR] = v;
+    if (this.#ring.length < PERCENTILE_RESERVOIR) this.#ring.push(v);
+    else this.#ring[this.#n % PERCENTILE_RESERVOIR] = v;
     this.#n++;
     this.#cached = null;
   }

@@ -187,11 +187,14 @@ export class AnomalyDetector {
       d.states[i] = undefined;
       return;
     }
+    const value = d.window.value(b.metric);
+    const shared = this.#static[i];
     if (!st) {
-      st = { baseline: this.#static[i] ?? baselineFor(b.threshold), breaching: 0, normal: 0, alarmed: false };
+      // A static behaviour keeps no state for a device until it breaches: most devices never do.
+      if (shared && !shared.breaches(value)) return;
+      st = { baseline: shared ?? baselineFor(b.threshold), breaching: 0, normal: 0, alarmed: false };
       d.states[i] = st;
     }
-    const value = d.window.value(b.metric);
     if (st.baseline.breaches(value)) {
       st.breaching++;
       st.normal = 0;
@@ -209,7 +212,12 @@ export class AnomalyDetector {
         st.alarmed = false;
         d.alarms--;
         this.#notify('cleared', id, d, b, st, value, seq, end, 'datapoints');
+        if (shared) d.states[i] = undefined;
       }
+      return;
+    }
+    if (shared) {
+      d.states[i] = undefined;
       return;
     }
     // Learned only from normal windows with activity: a flood is never taught, and a silent

@@ -18,8 +18,11 @@ export class DeviceWindow {
   connectionAttempts = 0;
   disconnects = 0;
   dnsLookups = 0;
-  readonly #topics = new Set<string>();
-  readonly #addresses = new Set<string>();
+  /** Most devices use one topic and one address a window: a Set only from the second. */
+  #topic: string | null = null;
+  #topics: Set<string> | null = null;
+  #address: string | null = null;
+  #addresses: Set<string> | null = null;
   readonly #maxTopics: number;
   /** Anything counted since the last reset (a silent window still yields zero data points). */
   active = false;
@@ -29,19 +32,31 @@ export class DeviceWindow {
   }
 
   addTopic(topic: string): void {
+    if (this.#topic === null) {
+      this.#topic = topic;
+      return;
+    }
+    if (topic === this.#topic) return;
+    this.#topics ??= new Set([this.#topic]);
     if (this.#topics.size < this.#maxTopics) this.#topics.add(topic);
   }
 
   addAddress(address: string): void {
+    if (this.#address === null) {
+      this.#address = address;
+      return;
+    }
+    if (address === this.#address) return;
+    this.#addresses ??= new Set([this.#address]);
     if (this.#addresses.size < MAX_ADDRESSES) this.#addresses.add(address);
   }
 
   value(metric: MetricName): number {
     switch (metric) {
       case 'topicFanout':
-        return this.#topics.size;
+        return this.#topics?.size ?? (this.#topic === null ? 0 : 1);
       case 'sourceAddresses':
-        return this.#addresses.size;
+        return this.#addresses?.size ?? (this.#address === null ? 0 : 1);
       default:
         return this[metric];
     }
@@ -57,8 +72,10 @@ export class DeviceWindow {
     this.connectionAttempts = 0;
     this.disconnects = 0;
     this.dnsLookups = 0;
-    this.#topics.clear();
-    this.#addresses.clear();
+    this.#topic = null;
+    this.#topics = null;
+    this.#address = null;
+    this.#addresses = null;
     this.active = false;
   }
 }
