@@ -30,15 +30,21 @@ export const CC = {
   BACKTICK: 1 << 22, // `
   SPACE: 1 << 23, // a space (only with other bits does it matter)
   HEX0X: 1 << 24, // "0x": hex notation, as in the "0x2e0x2e0x2f" traversal form
+  HIGH: 1 << 25, // a byte >= 0x80 (UTF-8 beyond ASCII): only set by the JSON byte scanner
   LOOKALIKE: 1 << 21, // fullwidth / division-slash look-alikes of . / \ (set with DOTDOT and SLASH)
 } as const;
 
 // Words that carry an injection without any metacharacter ("1 union select 1", "powershell -enc
 // ..."). Deliberately not "or"/"and": they are in every sentence; SQLi with them needs = ( ' too.
-const KEYWORD_RE = /\b(?:union|select|sleep|benchmark|waitfor|having|exec|execute|xor|declare|insert|delete|drop|update|procedure|load_file|outfile|powershell|pwsh|iex|invoke-\w+|cmd(?:\.exe)?|new-object|start-process)\b|%comspec%/i;
+const KEYWORD_RE = /\b(?:union|select|sleep|benchmark|waitfor|having|exec|execute|xor|declare|insert|delete|drop|update|truncate|shutdown|procedure|load_file|outfile|powershell|pwsh|iex|invoke-\w+|cmd(?:\.exe)?|new-object|start-process)\b|%comspec%/i;
 
 /** Class bits of each ASCII code (0 = a character no rule needs on its own). */
 const TABLE = new Uint32Array(128);
+/**
+ * The same classes per byte, for scanning UTF-8 directly (json-scan.ts): ASCII as TABLE, every
+ * byte >= 0x80 as HIGH (the exact classes of such a string are then taken from its text).
+ */
+export const BYTE_CLASS = new Uint32Array(256);
 (() => {
   const set = (chars: string, bit: number): void => {
     for (const ch of chars) TABLE[ch.charCodeAt(0)] = (TABLE[ch.charCodeAt(0)] ?? 0) | bit;
@@ -61,10 +67,14 @@ const TABLE = new Uint32Array(128);
   set(':', CC.COLON);
   for (let c = 0; c < 32; c++) if (c !== 9) TABLE[c] = CC.CTRL;
   set(' ', CC.SPACE);
+  BYTE_CLASS.set(TABLE);
+  BYTE_CLASS.fill(CC.HIGH, 128);
 })();
 
 // Bits that, alone, never make a string worth a rule: a space (prose), a colon (times), a comma.
 const QUIET = CC.SPACE | CC.COLON | CC.COMMA;
+
+
 
 /**
  * The raw class mask of `s` (SPACE, COLON, COMMA included; no KEYWORD yet): one pass with a table

@@ -77,11 +77,12 @@ class Inspection {
   }
 
   /** Runs the rules on one string (and its decoded forms). `location` is built only on a hit. */
-  value(raw: string, location: string | (() => string), args: boolean, plusIsSpace = false, extraForms?: (f: string) => string): void {
-    const s = raw.length > this.limits.maxValueChars ? raw.slice(0, this.limits.maxValueChars) : raw;
+  value(raw: string, location: string | (() => string), args: boolean, plusIsSpace = false, extraForms?: (f: string) => string, knownMask = -1): void {
+    const cut = raw.length > this.limits.maxValueChars;
+    const s = cut ? raw.slice(0, this.limits.maxValueChars) : raw;
     if (!this.budget(s.length, location)) return;
     // The common case: nothing in the string any rule could match, and nothing to decode.
-    const raw0 = classMask(s);
+    const raw0 = knownMask >= 0 && !cut ? knownMask : classMask(s);
     if (raw0 === 0 && extraForms === undefined) return;
     // Telemetry repeats itself (status texts, log templates, enum values): a short argument
     // string already found clean by this engine is not inspected again.
@@ -185,16 +186,16 @@ class InspectVisitor implements JsonVisitor {
   constructor(limits: WafLimits) {
     this.limits = limits;
   }
-  string(s: string, key: boolean, locate: () => string): void {
+  string(s: string, key: boolean, locate: () => string, mask: number): void {
     const insp = this.insp;
     if (insp === null) return;
     if (!key) {
-      insp.value(s, locate, true);
+      insp.value(s, locate, true, false, undefined, mask);
       return;
     }
     if (this.cleanKeys.has(s)) return;
     const before = insp.hits.length;
-    insp.value(s, locate, true);
+    insp.value(s, locate, true, false, undefined, mask);
     if (insp.hits.length === before && this.cleanKeys.size < CLEAN_CACHE_ENTRIES) this.cleanKeys.add(s);
   }
   tooDeep(locate: () => string): void {

@@ -11,15 +11,19 @@
  * per payload beyond the strings it decodes); it is not reentrant.
  */
 
-/** Bytes that make a string worth decoding; '-' and '.' only when doubled ("--", ".."), 'x' after '0'. */
-const INTERESTING = new Uint8Array(256);
-for (const ch of `'"\`;|&$<>()=#/\\%*{}[] `) INTERESTING[ch.charCodeAt(0)] = 1;
-for (let b = 0; b < 0x20; b++) INTERESTING[b] = 1;
-for (let b = 0x80; b < 0x100; b++) INTERESTING[b] = 1;
+import { BYTE_CLASS, CC } from './charclass.ts';
+
+// A string is worth decoding when its class mask (charclass.ts, computed here on the bytes in
+// the same pass that finds the closing quote) has more than a colon or a comma.
+const DULL = CC.COLON | CC.COMMA;
 
 export interface JsonVisitor {
-  /** A string worth inspecting; `key` when it is an object key. `locate()` renders its path. */
-  string(s: string, key: boolean, locate: () => string): void;
+  /**
+   * A string worth inspecting; `key` when it is an object key. `locate()` renders its path.
+   * `mask` is its character-class mask (charclass.ts classMask) when known exactly (ASCII and
+   * no escapes), else -1.
+   */
+  string(s: string, key: boolean, locate: () => string, mask: number): void;
   /** Nesting deeper than allowed: the rest of that branch is not inspected. */
   tooDeep(locate: () => string): void;
   /** Returning true stops the scan (a budget is spent). */
@@ -55,7 +59,7 @@ export class JsonScanner {
   // The string just scanned: [strStart, strEnd) of its content, and what was seen in it.
   private strStart = 0;
   private strEnd = 0;
-  private strInteresting = false;
+  private strMask = 0;
   private strEscaped = false;
   private readonly locValue = (): string => this.render('');
   private readonly locKey = (): string => this.render('(key)');
@@ -119,7 +123,7 @@ export class JsonScanner {
     const n = this.n;
     let pos = this.pos + 1;
     this.strStart = pos;
-    let interesting = false;
+    let m = 0;
     let escaped = false;
     let prev = 0;
     while (pos < n) {
@@ -127,23 +131,35 @@ export class JsonScanner {
       if (c === 0x22) {
         this.strEnd = pos;
         this.pos = pos + 1;
-        this.strInteresting = interesting;
+        this.strMask = m;
         this.strEscaped = escaped;
         return true;
       }
       if (c === 0x5c) {
         escaped = true;
-        interesting = true;
+        m |= CC.SLASH;
         pos += 2;
         prev = 0;
         continue;
       }
       if (c < 0x20) return false; // RFC 8259 §7: control characters must be escaped
-      if (INTERESTING[c] === 1 || ((c === 0x2d || c === 0x2e) && prev === c) || (c === 0x78 && prev === 0x30)) interesting = true;
+      const t = BYTE_CLASS[c] ?? 0;
+      if (t !== 0) {
+        m |= t;
+        if (c === 0x2f && prev === 0x3a) m |= CC.SCHEME; // ://
+      } else if (c === 0x2d && prev === 0x2d) m |= CC.DASHDASH;
+      else if (c === 0x2e && prev === 0x2e) m |= CC.DOTDOT;
+      else if (c === 0x2c) m |= CC.COMMA;
+      else if (c === 0x78 && prev === 0x30) m |= CC.HEX0X;
       prev = c;
       pos++;
     }
     return false;
+  }
+
+  /** The byte mask is the string's class mask unless it had escapes or non-ASCII bytes. */
+  private exactMask(): number {
+    return this.strEscaped || (this.strMask & CC.HIGH) !== 0 ? -1 : this.strMask;
   }
 
   private stringValue(): string {
@@ -177,7 +193,7 @@ export class JsonScanner {
     const c = this.buf[this.pos];
     if (c === 0x22) {
       if (!this.str()) return false;
-      if (this.strInteresting && this.strEnd - this.strStart >= 2) this.visitor?.string(this.stringValue(), false, this.locValue);
+      if ((this.strMask & ~DULL) !== 0 && this.strEnd - this.strStart >= 2) this.visitor?.string(this.stringValue(), false, this.locValue, this.exactMask());
       return true;
     }
     if (c === 0x7b || c === 0x5b) {
@@ -231,7 +247,7 @@ export class JsonScanner {
       this.pathA[d] = this.strStart;
       this.pathB[d] = this.strEnd;
       this.depth = d + 1;
-      if (this.strInteresting && this.strEnd - this.strStart >= 2) v?.string(this.stringValue(), true, this.locKey);
+      if ((this.strMask & ~DULL) !== 0 && this.strEnd - this.strStart >= 2) v?.string(this.stringValue(), true, this.locKey, this.exactMask());
       this.ws();
       if (this.buf[this.pos] !== 0x3a) return false;
       this.pos++;

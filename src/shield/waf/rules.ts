@@ -35,11 +35,19 @@ export interface WafRule {
   test(s: string, mask: number): RuleMatch | null;
 }
 
-// SQLi needs a quote, a statement or comment break, or a keyword; = ( | & alone need a word
-// operator next to them ("1 or 1=1"), which SQL_WEAK_RE checks before the tokenizer runs.
-const SQLI_STRONG = CC.QUOTE | CC.SEMI | CC.HASH | CC.DASHDASH | CC.STAR | CC.KEYWORD;
-const SQLI_TRIGGER = SQLI_STRONG | CC.EQ | CC.PAREN | CC.PIPE | CC.AMP;
-const SQL_WEAK_RE = /\b(?:or|and|xor|not|like|rlike|regexp|div|mod|is|in|between|sounds)\b|[\d'"]\s*[=<>]|\|\||&&/i;
+// The SQLi tokenizer is the costliest rule, so it runs only where an injection is possible:
+// a comment marker or an SQL keyword; or a quote next to an operator or a word operator (a
+// break-out: ' or, '=', '||', ');); or = ( | & ; next to a word operator or a comparison
+// ("1 or 1=1", "1) and (2>1"). Prose quotes ("it's", "O'Brien") and semicolons stay out.
+const SQLI_STRONG = CC.DASHDASH | CC.HASH | CC.STAR | CC.KEYWORD;
+const SQLI_TRIGGER = SQLI_STRONG | CC.QUOTE | CC.EQ | CC.PAREN | CC.PIPE | CC.AMP | CC.SEMI;
+const SQL_BREAKOUT_RE = /['"`]\s*(?:[-+*/%&|^=<>!~,;()#@:]|\b(?:or|and|xor|not|like|rlike|regexp|div|is|in|between|sounds|union|having)\b)|(?:[-+*/%&|^=<>!~,;()#@:]|\b(?:or|and|xor|like|div|is|in|between)\b)\s*['"`]/i;
+const SQL_WEAK_RE = /[\d'")]\s*(?:\b(?:or|and|xor|not|like|rlike|regexp|div|is|in|between|sounds)\b|[=<>]|\|\||&&)|\b(?:or|and|xor|like|rlike|regexp|div|between)\b\s*[('"`\d@-]/i;
+function sqliWorthIt(s: string, mask: number): boolean {
+  if ((mask & SQLI_STRONG) !== 0) return true;
+  if ((mask & CC.QUOTE) !== 0 && SQL_BREAKOUT_RE.test(s)) return true;
+  return SQL_WEAK_RE.test(s);
+}
 // XSS needs a tag opener, or an attribute / URI / script-context marker next to = : ( or `.
 const XSS_TRIGGER = CC.LT | CC.EQ | CC.PAREN | CC.BACKTICK | CC.COLON | CC.BRACE;
 const XSS_HINT_RE = /\bon[a-z]{3,}\s*=|script\s*:|data\s*:|\b(?:style|src|href|srcdoc|action|formaction)\s*=|\b(?:alert|prompt|confirm|eval|print|fetch|import|atob|settimeout|setinterval|constructor)\b|document\s*\.|window\s*\.|\bthis\s*\.|`|\$\{|\[\s*['"`]/i;
@@ -65,7 +73,7 @@ export const RULES: readonly WafRule[] = [
   {
     id: '942100', category: 'sqli', severity: 'critical', paranoia: 1, trigger: SQLI_TRIGGER,
     description: 'SQL injection (tokenizing detector, libinjection style)',
-    test: (s, mask) => ((mask & SQLI_STRONG) === 0 && !SQL_WEAK_RE.test(s) ? null : fromDetector(detectSqli(s), s)),
+    test: (s, mask) => (sqliWorthIt(s, mask) ? fromDetector(detectSqli(s), s) : null),
   },
   {
     id: '941100', category: 'xss', severity: 'critical', paranoia: 1, trigger: XSS_TRIGGER,

@@ -13,7 +13,6 @@ export interface SsrfHit {
   match: string;
 }
 
-const URL_RE = /([a-z][a-z0-9+.-]{0,15}):\/\/([^/?#\s"'<>`\\]{0,255})/gi;
 const DANGEROUS_SCHEMES = new Set(['gopher', 'dict', 'file', 'ldap', 'ldaps', 'tftp', 'jar', 'netdoc', 'sftp', 'ldapi']);
 const METADATA_HOSTS = new Set([
   'metadata.google.internal', 'metadata', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal',
@@ -21,30 +20,49 @@ const METADATA_HOSTS = new Set([
   '169.254.169.254', '169.254.170.2', 'fd00:ec2::254', 'fd00:ec2::23',
 ]);
 
+const WILDCARD_DNS_RE = /\.(?:nip\.io|sslip\.io|xip\.io|localtest\.me|traefik\.me)$/;
+
 /** inet_aton: 1..4 parts, each decimal, octal (leading 0) or hex (0x). Returns [addr, obfuscated]. */
 export function parseIpv4Loose(host: string): [number, boolean] | null {
   const c0 = host.charCodeAt(0);
   if (!(c0 >= 48 && c0 <= 57)) return null; // a name, not an address
-  const parts = host.split('.');
-  if (parts.length < 1 || parts.length > 4) return null;
   const vals: number[] = [];
-  let odd = parts.length !== 4;
-  for (const p of parts) {
-    let v: number;
-    if (/^0x[0-9a-f]*$/i.test(p)) {
-      v = p.length === 2 ? 0 : parseInt(p.slice(2), 16);
+  let odd = false;
+  let i = 0;
+  const n = host.length;
+  while (i <= n) {
+    // One part: 0x.., 0.. (octal) or decimal, up to the next '.' or the end.
+    let end = host.indexOf('.', i);
+    if (end === -1) end = n;
+    if (end === i) return null;
+    let v = 0;
+    if (end - i >= 2 && host.charCodeAt(i) === 48 && (host.charCodeAt(i + 1) | 0x20) === 120) {
       odd = true;
-    } else if (/^0[0-7]+$/.test(p)) {
-      v = parseInt(p, 8);
-      odd = true;
-    } else if (/^\d+$/.test(p)) {
-      v = parseInt(p, 10);
-    } else return null;
+      for (let k = i + 2; k < end; k++) {
+        const c = host.charCodeAt(k) | 0x20;
+        const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+        if (d < 0) return null;
+        v = v * 16 + d;
+      }
+    } else {
+      const octal = end - i >= 2 && host.charCodeAt(i) === 48;
+      if (octal) odd = true;
+      for (let k = i; k < end; k++) {
+        const d = host.charCodeAt(k) - 48;
+        if (d < 0 || d > (octal ? 7 : 9)) return null;
+        v = v * (octal ? 8 : 10) + d;
+      }
+    }
+    if (v > 0xffffffff) return null;
     vals.push(v);
+    if (vals.length > 4) return null;
+    i = end + 1;
+    if (end === n) break;
   }
+  if (vals.length !== 4) odd = true;
   const last = vals[vals.length - 1] ?? 0;
+  const b = (k: number): number => vals[k] ?? 0;
   let addr: number;
-  const b = (i: number): number => vals[i] ?? 0;
   if (vals.length === 1) addr = last;
   else if (vals.length === 2) addr = b(0) * 2 ** 24 + last;
   else if (vals.length === 3) addr = b(0) * 2 ** 24 + b(1) * 2 ** 16 + last;
@@ -112,7 +130,9 @@ export function classifyHost(rawHost: string): SsrfClass | null {
     const end = h.indexOf(']');
     return classifyV6(h.slice(1, end === -1 ? undefined : end).replace(/%.*$/, ''));
   }
-  h = h.replace(/:\d*$/, '').replace(/\.$/, '');
+  const colon = h.lastIndexOf(':');
+  if (colon !== -1) h = h.slice(0, colon); // port
+  if (h.endsWith('.')) h = h.slice(0, -1);
   if (h.length === 0) return null;
   if (METADATA_HOSTS.has(h)) return 'metadata';
   if (h === 'localhost' || h.endsWith('.localhost') || h === 'localhost.localdomain' || h === 'ip6-localhost') return 'loopback';
@@ -123,7 +143,7 @@ export function classifyHost(rawHost: string): SsrfClass | null {
     return cls;
   }
   // Wildcard DNS services that resolve a name to the address written in it.
-  const wild = /^(?:.*?[.-])?((?:\d{1,3}[.-]){3}\d{1,3})\.(?:nip\.io|sslip\.io|xip\.io|localtest\.me|traefik\.me)$/.exec(h);
+  const wild = WILDCARD_DNS_RE.test(h) ? /((?:\d{1,3}[.-]){3}\d{1,3})\.[a-z]+\.[a-z]+$/.exec(h) : null;
   if (wild !== null) {
     const inner = parseIpv4Loose((wild[1] ?? '').replace(/-/g, '.'));
     if (inner !== null) return classifyV4(inner[0]) ?? null;
@@ -132,25 +152,39 @@ export function classifyHost(rawHost: string): SsrfClass | null {
   return null;
 }
 
-/** All SSRF-looking URLs in `input`; the most severe class first is enough for a rule. */
+function isSchemeChar(c: number): boolean {
+  const l = c | 0x20;
+  return (l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46; // a-z 0-9 + - .
+}
+
+// Characters that end an authority (RFC 3986 §3.2): / ? # plus what cannot be in a URL at all.
+function endsAuthority(c: number): boolean {
+  return c === 47 || c === 63 || c === 35 || c <= 32 || c === 34 || c === 39 || c === 60 || c === 62 || c === 96 || c === 92;
+}
+
+/** All SSRF-looking URLs in `input` (RFC 3986 §3: scheme "://" authority). */
 export function scanUrls(input: string): SsrfHit[] {
-  if (input.indexOf('://') === -1) return [];
   const hits: SsrfHit[] = [];
-  URL_RE.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  let guard = 0;
-  while ((m = URL_RE.exec(input)) !== null && guard++ < 32) {
-    const scheme = (m[1] ?? '').toLowerCase();
-    const authority = m[2] ?? '';
-    const match = input.slice(m.index, m.index + 64);
+  let from = 0;
+  for (let guard = 0; guard < 32; guard++) {
+    const k = input.indexOf('://', from);
+    if (k === -1) break;
+    from = k + 3;
+    let st = k;
+    while (st > 0 && k - st < 16 && isSchemeChar(input.charCodeAt(st - 1))) st--;
+    while (st < k && ((input.charCodeAt(st) | 0x20) < 97 || (input.charCodeAt(st) | 0x20) > 122)) st++; // starts with a letter
+    if (st === k) continue;
+    let end = from;
+    while (end < input.length && end - from < 255 && !endsAuthority(input.charCodeAt(end))) end++;
+    const scheme = input.slice(st, k).toLowerCase();
     if (DANGEROUS_SCHEMES.has(scheme)) {
-      hits.push({ kind: 'scheme', match });
+      hits.push({ kind: 'scheme', match: input.slice(st, st + 64) });
       continue;
     }
+    const authority = input.slice(from, end);
     const at = authority.lastIndexOf('@');
-    const host = at === -1 ? authority : authority.slice(at + 1);
-    const cls = classifyHost(host);
-    if (cls !== null) hits.push({ kind: cls, match });
+    const cls = classifyHost(at === -1 ? authority : authority.slice(at + 1));
+    if (cls !== null) hits.push({ kind: cls, match: input.slice(st, st + 64) });
   }
   return hits;
 }

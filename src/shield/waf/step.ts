@@ -10,6 +10,7 @@ import type { EventLog } from '../../core/events/event-log.ts';
 import type { InboundMessage, InspectionVerdict } from '../../core/messaging/inspection.ts';
 import type { InspectionStep } from '../inspector.ts';
 import { Waf } from './engine.ts';
+import { TopicRules, type TopicRule } from './topic-rules.ts';
 import type { ParanoiaLevel, WafHit } from './types.ts';
 
 const OK: InspectionVerdict = { ok: true };
@@ -40,5 +41,19 @@ export function createWafStep(config: WafConfig, events: Pick<EventLog, 'record'
     }
     events.record('waf.hit', 'warning', { principal: m.principal.id, source: m.source, detail: { protocol: m.protocol, topic: m.topic.slice(0, 256), mode, score: v.score, anomalous: v.anomalous, hits: describeHits(v.hits) } });
     return OK;
+  };
+}
+
+/**
+ * The operator's per-topic rules (size caps, JSON Schemas): explicit contracts, so they refuse in
+ * every mode; null when none are configured.
+ */
+export function createTopicRulesStep(rules: readonly TopicRule[]): InspectionStep | null {
+  if (rules.length === 0) return null;
+  const compiled = new TopicRules(rules);
+  return (m) => {
+    const hits = compiled.check(m.topic, m.payload);
+    if (hits.length === 0) return OK;
+    return { ok: false, reason: 'invalid', ruleIds: [...new Set(hits.map((h) => h.ruleId))], detail: { hits: describeHits(hits) } };
   };
 }

@@ -91,6 +91,22 @@ function contexts(s: string): DetectorResult {
   return { detected: false };
 }
 
+/** The input with every complete, non-versioned C-style comment removed, in one linear pass. */
+function withoutComments(s: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = s.indexOf('/*', i);
+    if (open === -1) break;
+    const close = s.indexOf('*/', open + 2);
+    if (close === -1) break; // no later comment can close either
+    if (s.charCodeAt(open + 2) === 33) { out += s.slice(i, close + 2); i = close + 2; continue; } // /*! kept
+    out += s.slice(i, open);
+    i = close + 2;
+  }
+  return i === 0 ? s : out + s.slice(i);
+}
+
 export function detectSqli(input: string): DetectorResult {
   if (input.length === 0 || !worthReading(input)) return { detected: false };
   const r = contexts(input);
@@ -101,7 +117,7 @@ export function detectSqli(input: string): DetectorResult {
   // Keywords split by empty inline comments (UN/**/ION SEL/**/ECT) reach databases whose
   // front end strips comments first; read the input again without them.
   if (input.includes('/*')) {
-    const joined = input.replace(/\/\*[^!]*?\*\//g, '');
+    const joined = withoutComments(input);
     if (joined !== input && worthReading(joined)) return contexts(joined);
   }
   return r;

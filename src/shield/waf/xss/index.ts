@@ -54,7 +54,7 @@ const SCHEME_START = /^[\u0000-\u0020\u00a0]*(?:[jvlmd]|&)/i;
  * can be flagged there.
  */
 // eslint-disable-next-line no-control-regex
-const ATTR_GATE = /(?:on[a-z]+|href|src|action|data|background|poster|lowsrc|dynsrc|codebase|srcset|code|archive|ping|cite|longdesc|usemap|manifest|icon|from|to|values|by|folder|xmlns|base|content|srcdoc|style)[\u0000-\u0020]*=/i;
+const ATTR_GATE = /(?:on[a-z]{2,32}|href|src|action|data|background|poster|lowsrc|dynsrc|codebase|srcset|code|archive|ping|cite|longdesc|usemap|manifest|icon|from|to|values|by|folder|xmlns|base|content|srcdoc|style)[\u0000-\u0020]*=/i;
 /**
  * Breaking out of a JavaScript string literal into a call: `';alert(1);//`, `"-prompt(1)-"`,
  * `\";eval(atob('...'));//`, `';(alert)(1)`, `';alert\`1\``. A quote, a statement or expression
