@@ -6,7 +6,7 @@ import { createShieldInspector } from './shield/from-config.ts';
 import type { InspectionStep } from './shield/inspector.ts';
 import { openReplayProtection } from './shield/replay/from-config.ts';
 import { createHttpWafCheck } from './shield/waf/http-check.ts';
-import { createWafStep } from './shield/waf/step.ts';
+import { createTopicRulesStep, createWafStep } from './shield/waf/step.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -125,6 +125,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   // shield.inspect for every protocol's messages (issue 5): rate limits, then the replay window
   // (it unwraps envelopes, so the WAF reads what will be routed), then the WAF.
   const steps: InspectionStep[] = replay.step ? [replay.step] : [];
+  const topicRules = createTopicRulesStep(config.shield.waf.topics);
+  if (topicRules) steps.push(topicRules);
   steps.push(createWafStep(config.shield.waf, events));
   const inspector = createShieldInspector(config, events, { steps, onPassed: anomaly.onPassed });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   t = await startTestGateway({
     listeners: { coap: { anonymous: { segment: 'plant' } }, mqtts: { clientIdMatch: 'exact' } },
     policy: { segments: { plant: { publish: ['plant/#'], subscribe: ['plant/#'] }, lab: { publish: ['lab/#'], subscribe: ['lab/#'] } } },
-    shield: { waf: { segments: { lab: { mode: 'log' } } }, replay: { topics: ['plant/+/cmd-ack', 'lab/+/cmd-ack'] } },
+    shield: { waf: { segments: { lab: { mode: 'log' } }, topics: [{ topic: 'plant/+/reading', maxBytes: 200, schema: { type: 'object', required: ['v'], properties: { v: { type: 'number' } } } }] }, replay: { topics: ['plant/+/cmd-ack', 'lab/+/cmd-ack'] } },
   });
   sensor = await addDevice(t, 'sensor-1', 'plant');
   logger = await addDevice(t, 'logger-1', 'lab');
@@ -101,6 +101,23 @@ describe('one table over MQTT, HTTPS and CoAP', () => {
     const blocked = (await events('waf.blocked')).slice(before);
     expect(blocked.map((e) => e.detail.protocol)).toEqual(['http', 'http']);
     expect(blocked.flatMap((e) => e.detail.rules as string[]).some((r) => r.startsWith('942'))).toBe(true);
+  });
+
+  it('per-topic rules: a payload that breaks the schema or the size cap is refused (0x99 / 400 / 4.00), a valid one passes', async () => {
+    const client = await mqttClient(sensor);
+    const coap = await TestCoapClient.open(t.port('coap'));
+    try {
+      expect(await pubackCode(client, 'plant/sensor-1/reading', '{"v":3.5}')).toBe(0);
+      expect(await pubackCode(client, 'plant/sensor-1/reading', '{"v":"high"}')).toBe(0x99);
+      expect(await httpPublish(sensor, 'plant/sensor-1/reading', 'not json')).toBe(400);
+      expect((await coap.request(Code.POST, '/ps/plant/coap/reading', { payload: JSON.stringify({ v: 1, pad: 'x'.repeat(300) }) })).code).toBe(Code.BAD_REQUEST);
+      const invalid = await events('waf.invalid_payload');
+      expect(invalid.map((e) => e.detail.protocol)).toEqual(['mqtt', 'http', 'coap']);
+      expect(invalid.map((e) => (e.detail.rules as string[])[0])).toEqual(['960110', '960100', '920390']);
+    } finally {
+      client.end(true);
+      coap.close();
+    }
   });
 
   it('a segment in log mode lets the attack through and records waf.hit with the rule', async () => {
