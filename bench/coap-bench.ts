@@ -55,6 +55,8 @@ async function serve(dir: string): Promise<void> {
       listeners: { mqtt: { port: 0 }, mqtts: { enabled: false }, https: { enabled: false }, coaps: { enabled: false }, coap: { port: 0, anonymous: { segment: 'bench' }, maxDatagramsPerSecond: 1_000_000 } },
       policy: { segments: { bench: { publish: ['bench/#'], subscribe: ['bench/#'] } } },
       mqtt: { sysIntervalSeconds: 0 },
+      // libcoap has no rate limits: the shield's buckets run but never bind (one load generator = one device).
+      shield: { rateLimit: { device: { messagesPerSecond: 1e12, messagesBurst: 1e12, bytesPerSecond: 1e15, bytesBurst: 1e15 } } },
     },
   });
   const gw = await startGateway(config, pino({ level: 'silent' }));

@@ -61,7 +61,7 @@ async function serve(dir: string): Promise<void> {
   const { shippedCredentialChecker } = await import('../src/store/credential-lists.ts');
   const { openSecretBox } = await import('../src/store/master-key.ts');
   const { loadCa } = await import('../src/store/pki-files.ts');
-  const config = loadConfig({ overrides: { dataDir: dir, hostnames: ['localhost', '127.0.0.1'], log: { level: 'silent' }, listeners: { mqtt: { port: 0 }, mqtts: { enabled: false }, https: { port: 0, host: '127.0.0.1' }, coap: { enabled: false }, coaps: { enabled: false } }, mqtt: { sysIntervalSeconds: 0 } } });
+  const config = loadConfig({ overrides: { dataDir: dir, hostnames: ['localhost', '127.0.0.1'], log: { level: 'silent' }, listeners: { mqtt: { port: 0 }, mqtts: { enabled: false }, https: { port: 0, host: '127.0.0.1' }, coap: { enabled: false }, coaps: { enabled: false } }, mqtt: { sysIntervalSeconds: 0 }, shield: { rateLimit: { device: { messagesPerSecond: 1e12, messagesBurst: 1e12, bytesPerSecond: 1e15, bytesBurst: 1e15 } } } } });
   const gw = await startGateway(config, pino({ level: 'silent' }));
   const box = openSecretBox(dir, config.secrets);
   const ca = loadCa(dir, box);
