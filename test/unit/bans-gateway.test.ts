@@ -136,6 +136,11 @@ describe('bans in a running gateway', () => {
     expect((await api.call('POST', '/api/v1/bans', { kind: 'address', value: '10.0.0.0/99' }, TOKEN)).status).toBe(400);
     expect((await api.call('GET', '/api/v1/bans')).status).toBe(401);
     expect((await events('admin.ban_added')).at(-1)?.principal).toBe('operator:ops');
+    // Described in the OpenAPI document with the scopes.
+    const doc = (await api.call('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { 'x-scope'?: string }>> };
+    expect(doc.paths['/api/v1/bans']?.get?.['x-scope']).toBe('devices:read');
+    expect(doc.paths['/api/v1/bans']?.post?.['x-scope']).toBe('devices:write');
+    expect(Object.keys(doc.paths).some((k) => /^\/api\/v1\/bans\/[{:]id}?$/.test(k))).toBe(true);
   });
 
   it('refuses a banned certificate when the TLS handshake completes, by serial or fingerprint', async () => {
