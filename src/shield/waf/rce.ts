@@ -73,6 +73,7 @@ function commandLikeFollower(rest: string): boolean {
   const a = after[0] ?? '';
   if ('-/\\~$.{`\'"%;|&<>#'.includes(a)) return true;
   if (/^[A-Za-z]:[\\/]/.test(after)) return true;
+  if (/^[A-Za-z][\w+.-]{0,15}:\/\//.test(after)) return true; // a URL: wget http://…
   // `sleep 5`, `ping 127.0.0.1`, `ping -n 3`: a number or an address, then the end or a separator.
   if (/^\d[\d.]*\s*(?:$|[;|&`#)\n\r'"]|\[)/.test(after)) return true;
   // `ps aux;`, `net user&`, `echo pwned|`: one plain argument, then the end or a separator.
