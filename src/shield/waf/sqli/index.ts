@@ -16,6 +16,7 @@ import { fold } from './fold.ts';
 import { worthReading } from './prefilter.ts';
 import { SqlTokenizer } from './tokenizer.ts';
 
+const LOOSE_QUOTE = /(?<!\p{L})'|'(?!\p{L})/u;
 const SP_PASSWORD = /(?:--|#|\/\*)\s*sp_password/i;
 /** Gate for the dangerous-call scan: one of those functions, or WAITFOR, appears at all. */
 const DANGEROUS_NAMES = /sleep|benchmark|load_file|extractvalue|updatexml|xp_cmdshell|dbms_|utl_|name_const|gtid_subset|pg_read_file|sp_executesql|sp_oacreate|openrowset|randomblob|ctxsys|get_lock|master_pos_wait|json_keys|polygon|multipoint|geometrycollection|exp\s*\(|waitfor/i;
@@ -72,7 +73,9 @@ function dangerousCall(s: string, quote: string): string | null {
 
 function contexts(s: string): DetectorResult {
   const quotes = [''];
-  if (s.includes("'")) quotes.push("'");
+  // An apostrophe inside a word ("it's", "O'Brien", "l'été") breaks out of nothing a query could
+  // hold around it; the single-quote context runs when some quote is not between two letters.
+  if (s.includes("'") && LOOSE_QUOTE.test(s)) quotes.push("'");
   if (s.includes('"')) quotes.push('"');
   if (s.includes('`')) quotes.push('`');
   const risky = DANGEROUS_NAMES.test(s);
