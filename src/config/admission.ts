@@ -27,7 +27,7 @@ export const flappingSchema = z.strictObject({
   windowSeconds: z.number().int().min(1).default(60),
   banSeconds: z.number().int().min(1).default(300),
   /** Addresses or CIDR blocks never counted (local bridges and sidecars); [] counts every address. */
-  exemptAddresses: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1']),
+  exemptAddresses: z.array(z.string().min(1)).default(['127.0.0.1/32', '::1']),
 });
 
 /** Slow-loris bounds of the HTTPS listener (node's http server under fastify). */

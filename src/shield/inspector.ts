@@ -50,7 +50,7 @@ export class ShieldInspector implements MessageInspector {
         return { ok: false, reason: 'rate_limited', retryAfterMs: r.retryAfterMs, sustained: r.sustained };
       }
       throttleMs = r.throttleMs;
-      this.#episode(m, throttleMs > 0, false);
+      if (throttleMs > 0 || this.#throttled.size > 0) this.#episode(m, throttleMs > 0, false);
     }
     let payload: Buffer | undefined;
     for (const step of this.#parts.steps) {
@@ -78,7 +78,7 @@ export class ShieldInspector implements MessageInspector {
   #episode(m: InboundMessage, over: boolean, sustained: boolean): void {
     const id = m.principal.id;
     if (!over) {
-      this.#throttled.delete(id);
+      if (this.#throttled.size > 0) this.#throttled.delete(id);
       return;
     }
     if (sustained) {

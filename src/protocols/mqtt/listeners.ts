@@ -39,13 +39,24 @@ async function listen(server: NetServer, host: string, port: number, name: strin
   };
 }
 
-function remoteOf(socket: Socket): { address: string; port: number } {
-  return { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+/**
+ * The peer's address, or null when the peer already reset the connection before it was handled
+ * (a flood does): such a socket is destroyed at once, never counted, banned or given a session
+ * under a made-up address.
+ */
+function remoteOf(socket: Socket): { address: string; port: number } | null {
+  const address = socket.remoteAddress;
+  if (address === undefined) {
+    socket.destroy();
+    return null;
+  }
+  return { address, port: socket.remotePort ?? 0 };
 }
 
 export function startTcpListener(mqtt: MqttServer, opts: { host: string; port: number; settings: ListenerSettings }): Promise<BoundListener> {
   const server = createNetServer({ noDelay: true }, (socket) => {
     const r = remoteOf(socket);
+    if (r === null) return;
     mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: null, admitted: false });
   });
   return listen(server, opts.host, opts.port, opts.settings.name);
@@ -65,6 +76,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
   // Admission before the handshake, so refused peers cost no cryptography.
   server.on('connection', (socket: Socket) => {
     const r = remoteOf(socket);
+    if (r === null) return;
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
     socket.setNoDelay(true);
   });
@@ -72,6 +84,7 @@ export function startTlsListener(mqtt: MqttServer, events: EventLog, opts: { hos
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!mqtt.admitCertificate(socket, opts.settings.name)) return;
     const r = remoteOf(socket);
+    if (r === null) return;
     mqtt.handle(socket, { remoteAddress: r.address, remotePort: r.port, listener: opts.settings, peerCertificate: peerIdentity(socket), admitted: true });
   });
   server.on('tlsClientError', handshakeFailureRecorder(events, opts.settings.name, mqtt));
@@ -117,6 +130,7 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
   });
   server.on('connection', (socket: Socket) => {
     const r = remoteOf(socket);
+    if (r === null) return;
     mqtt.admit(socket, r.address, r.port, opts.settings.name);
   });
   handshakeDeadline(server, opts.handshakeTimeoutMs);

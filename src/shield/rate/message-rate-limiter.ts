@@ -52,9 +52,18 @@ interface DeviceState extends Pair {
 }
 
 const MAX_TRACKED = 200_000;
+const PASS: RateVerdict = Object.freeze({ ok: true, throttleMs: 0 });
 /** Within the limit this long after the last excess: the episode is over. */
 const QUIET_MS = 1000;
 const SWEEP_EVERY_MS = 60_000;
+
+/** One message from both buckets of a pair, or from neither. */
+function takeBoth(p: Pair, bytes: number, now: number): boolean {
+  if (!p.messages.tryTake(1, now)) return false;
+  if (p.bytes.tryTake(bytes, now)) return true;
+  p.messages.give(1);
+  return false;
+}
 
 export class MessageRateLimiter {
   readonly #config: RateLimitConfig;
@@ -73,21 +82,22 @@ export class MessageRateLimiter {
     if (deferrable) {
       const wait = Math.max(d.messages.take(1, now), d.bytes.take(bytes, now), s ? Math.max(s.messages.take(1, now), s.bytes.take(bytes, now)) : 0);
       if (wait === 0) {
-        this.#within(d, now);
-        return { ok: true, throttleMs: 0 };
+        if (d.overSince !== 0) this.#within(d, now);
+        return PASS;
       }
       const sustained = this.#over(d, now);
       return sustained ? { ok: false, retryAfterMs: wait, sustained } : { ok: true, throttleMs: wait };
     }
-    const wait = Math.max(d.messages.waitFor(1, now), d.bytes.waitFor(bytes, now), s ? Math.max(s.messages.waitFor(1, now), s.bytes.waitFor(bytes, now)) : 0);
-    if (wait === 0 && d.messages.tryTake(1, now) && d.bytes.tryTake(bytes, now)) {
-      if (s) {
-        s.messages.tryTake(1, now);
-        s.bytes.tryTake(bytes, now);
+    // The common case first: every bucket has room, four takes and no other work.
+    if (takeBoth(d, bytes, now)) {
+      if (s === null || takeBoth(s, bytes, now)) {
+        if (d.overSince !== 0) this.#within(d, now);
+        return PASS;
       }
-      this.#within(d, now);
-      return { ok: true, throttleMs: 0 };
+      d.messages.give(1);
+      d.bytes.give(bytes);
     }
+    const wait = Math.max(d.messages.waitFor(1, now), d.bytes.waitFor(bytes, now), s ? Math.max(s.messages.waitFor(1, now), s.bytes.waitFor(bytes, now)) : 0);
     return { ok: false, retryAfterMs: Math.max(wait, 1), sustained: this.#over(d, now) };
   }
 

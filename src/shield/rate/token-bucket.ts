@@ -31,6 +31,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Returns `n` taken by tryTake (another bucket of the same message refused it). */
+  give(n: number): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + n);
+  }
+
   /** Takes `n` even into debt (floored at -burst); returns ms until the balance is back to zero. */
   take(n: number, now: number): number {
     this.#refill(now);
