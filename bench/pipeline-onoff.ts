@@ -302,7 +302,8 @@ async function main(): Promise<void> {
   // Each mode its own data dir with the same fleet and policies (OFF loads them and bypasses them).
   const dirs: Record<Mode, string> = { on: path.join(workDir, 'data-on'), off: path.join(workDir, 'data-off') };
   const fleet = await prepareData(dirs.on);
-  await prepareData(dirs.off);
+  // Each dir has its own generated passwords (OFF uses them under --subject shield).
+  const logins: Record<Mode, DeviceLogin[]> = { on: fleet.logins, off: (await prepareData(dirs.off)).logins };
   log(`work dir ${workDir}; ${fleet.logins.length} devices, ${fleet.policies} policies, ${fleet.statements} statements; ${rounds} rounds of ${loads.join(', ')}`);
 
   const trials: Trial[] = [];
@@ -319,7 +320,7 @@ async function main(): Promise<void> {
         const busyBefore = await waitForQuiet(quietWaitMs);
         for (const mode of order) {
           const { proc, endpoint } = servers[mode];
-          const res = await runThroughput(endpoint, proc.pid, spec(qos, mode, fleet.logins, quick));
+          const res = await runThroughput(endpoint, proc.pid, spec(qos, mode, logins[mode], quick));
           const t: Trial = { round: r + 1, load, mode, rate: res.metrics['rate']!, cpuUsPerMsg: res.metrics['cpuUsPerMsg']!, details: { ...res.details, busyCoresBefore: busyBefore } };
           trials.push(t);
           log(`round ${r + 1} ${load} ${mode.toUpperCase().padEnd(3)} ${Math.round(t.rate).toLocaleString('en-US').padStart(9)} msg/s  ${t.cpuUsPerMsg} µs/msg  broker ${String(t.details['brokerCpuCores'])} cores, other ${String(t.details['otherCpuCores'])}, loss ${String(t.details['lossPct'])} %`);
