@@ -65,6 +65,14 @@ describe('JSON scanner', () => {
     }), { numRuns: 300 });
   });
 
+  it('computes on the bytes the same class mask classMask computes on the text', () => {
+    fc.assert(fc.property(str, (s) => {
+      const masks: number[] = [];
+      scanner.scan(Buffer.from(JSON.stringify({ k: s })), { string: (v, key, _l, mask) => void (key ? undefined : v === s && masks.push(mask)), tooDeep: () => undefined, stopped: () => false });
+      for (const m of masks) if (m !== -1) expect(m & ~CC.HIGH, JSON.stringify(s)).toBe(classMask(s));
+    }), { numRuns: 500 });
+  });
+
   it('rejects malformed documents', () => {
     for (const bad of ['{"a":1', '{"a" 1}', '[1,]x', '{"a":"\u0001"}', '"unterminated', '{"a":"\\q"}', '[1] 2']) {
       expect(scanner.scan(Buffer.from(bad), { string: () => undefined, tooDeep: () => undefined, stopped: () => false }), bad).toBe(false);

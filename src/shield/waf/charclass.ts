@@ -42,7 +42,7 @@ const KEYWORD_RE = /\b(?:union|select|sleep|benchmark|waitfor|having|exec|execut
 const TABLE = new Uint32Array(128);
 /**
  * The same classes per byte, for scanning UTF-8 directly (json-scan.ts): ASCII as TABLE, every
- * byte >= 0x80 as HIGH (the exact classes of such a string are then taken from its text).
+ * byte >= 0x80 as HIGH (the scanner recognises the look-alike sequences itself).
  */
 export const BYTE_CLASS = new Uint32Array(256);
 (() => {
@@ -72,7 +72,7 @@ export const BYTE_CLASS = new Uint32Array(256);
 })();
 
 // Bits that, alone, never make a string worth a rule: a space (prose), a colon (times), a comma.
-const QUIET = CC.SPACE | CC.COLON | CC.COMMA;
+const QUIET = CC.SPACE | CC.COLON | CC.COMMA | CC.HIGH;
 
 
 

@@ -14,8 +14,17 @@
 import { BYTE_CLASS, CC } from './charclass.ts';
 
 // A string is worth decoding when its class mask (charclass.ts, computed here on the bytes in
-// the same pass that finds the closing quote) has more than a colon or a comma.
-const DULL = CC.COLON | CC.COMMA;
+// the same pass that finds the closing quote) has more than a colon, a comma or non-ASCII text.
+const DULL = CC.COLON | CC.COMMA | CC.HIGH;
+const LOOKALIKE_BITS = CC.LOOKALIKE | CC.DOTDOT | CC.SLASH;
+
+/** UTF-8 of U+2215 U+2216 U+2044 (E2 ..) and U+FF0E U+FF0F U+FF3C (EF BC ..): classMask's look-alikes. */
+function lookalikeAt(buf: Buffer, i: number, c: number): boolean {
+  const b1 = buf[i + 1];
+  const b2 = buf[i + 2];
+  if (c === 0xe2) return (b1 === 0x88 && (b2 === 0x95 || b2 === 0x96)) || (b1 === 0x81 && b2 === 0x84);
+  return b1 === 0xbc && (b2 === 0x8e || b2 === 0x8f || b2 === 0xbc);
+}
 
 export interface JsonVisitor {
   /**
@@ -147,6 +156,7 @@ export class JsonScanner {
       if (t !== 0) {
         m |= t;
         if (c === 0x2f && prev === 0x3a) m |= CC.SCHEME; // ://
+        else if ((c === 0xe2 || c === 0xef) && lookalikeAt(buf, pos, c)) m |= LOOKALIKE_BITS;
       } else if (c === 0x2d && prev === 0x2d) m |= CC.DASHDASH;
       else if (c === 0x2e && prev === 0x2e) m |= CC.DOTDOT;
       else if (c === 0x2c) m |= CC.COMMA;
@@ -157,9 +167,9 @@ export class JsonScanner {
     return false;
   }
 
-  /** The byte mask is the string's class mask unless it had escapes or non-ASCII bytes. */
+  /** The byte mask is the string's class mask (HIGH aside) unless the string had escapes. */
   private exactMask(): number {
-    return this.strEscaped || (this.strMask & CC.HIGH) !== 0 ? -1 : this.strMask;
+    return this.strEscaped ? -1 : this.strMask;
   }
 
   private stringValue(): string {
