@@ -13,7 +13,7 @@
  * inspected because of a bound is reported as a notice hit (rule 920500) so it is visible.
  */
 import { isUtf8 } from 'node:buffer';
-import { CC, charMask, classMask, finishMask } from './charclass.ts';
+import { BYTE_CLASS, CC, charMask, classMask, finishMask } from './charclass.ts';
 import { decodedForms, escapeDecode, htmlEntityDecode, normalisePath } from './decode.ts';
 import { RULES, type WafRule } from './rules.ts';
 import { JsonScanner, type JsonVisitor } from './json-scan.ts';
@@ -47,7 +47,8 @@ const LIMIT_RULE = { id: '920500', category: 'protocol', severity: 'notice', par
 /** Mutable state of one inspection: hits, dedupe set, budgets. */
 class Inspection {
   readonly hits: WafHit[] = [];
-  private readonly seen = new Set<string>();
+  /** ruleId + location pairs already reported; created on the first hit (most inspections have none). */
+  private seen: Set<string> | null = null;
   chars = 0;
   strings = 0;
   limited = false;
@@ -131,6 +132,7 @@ class Inspection {
       this.matches++;
       const loc = typeof location === 'string' ? location : location();
       const key = `${rule.id}\u0000${loc}`;
+      this.seen ??= new Set<string>();
       if (this.seen.has(key)) continue;
       this.seen.add(key);
       const hit: WafHit = { ruleId: rule.id, category: rule.category, severity: rule.severity, paranoia: rule.paranoia, location: loc, match: m.match.slice(0, 64) };
@@ -138,6 +140,27 @@ class Inspection {
       this.hits.push(hit);
     }
   }
+}
+
+/** The verdict of an inspection without hits: one shared, frozen object. */
+const CLEAN: WafVerdict = Object.freeze({ score: 0, hits: Object.freeze([]) as unknown as WafHit[], anomalous: false });
+
+/**
+ * True when no byte of `b` belongs to a class any rule needs (the byte form of classMask(...) ===
+ * 0 before the keyword check: so only when there is no space either).
+ */
+function dullBytes(b: Buffer): boolean {
+  let prev = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] ?? 0;
+    const t = BYTE_CLASS[c] ?? 0;
+    if ((t & ~(CC.COLON | CC.HIGH)) !== 0) return false;
+    if ((c === 0x2d || c === 0x2e) && prev === c) return false;
+    if (c === 0x78 && prev === 0x30) return false;
+    if (c >= 0xe2 && c <= 0xef) return false; // possibly a look-alike of . / \
+    prev = c;
+  }
+  return true;
 }
 
 /** RFC 8259 §2: a JSON text is a value; telemetry is an object or an array (or a string). */
@@ -284,6 +307,7 @@ export class Waf {
       if (ok) return;
     }
     if (!isUtf8(b)) return; // binary: nothing a text rule could read
+    if (b.length <= this.limits.maxValueChars && dullBytes(b)) return; // the short frame with nothing in it
     const text = b.toString('utf8');
     // Long text in overlapping windows, so padding cannot push a payload past the value bound.
     const step = this.limits.maxValueChars - 256;
@@ -294,6 +318,7 @@ export class Waf {
   }
 
   private verdict(insp: Inspection): WafVerdict {
+    if (insp.hits.length === 0) return CLEAN;
     let score = 0;
     for (const h of insp.hits) score += SEVERITY_SCORE[h.severity];
     return { score, hits: insp.hits, anomalous: score >= this.options.threshold };
