@@ -18,6 +18,12 @@ import { BYTE_CLASS, CC } from './charclass.ts';
 const DULL = CC.COLON | CC.COMMA | CC.HIGH;
 const LOOKALIKE_BITS = CC.LOOKALIKE | CC.DOTDOT | CC.SLASH;
 
+/** Bytes that need no work but remembering them as the previous byte: most letters and digits. */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) {
+  if ((BYTE_CLASS[c] ?? 0) === 0 && c !== 0x22 && c !== 0x5c && c !== 0x2d && c !== 0x2e && c !== 0x2c && c !== 0x78) PLAIN[c] = 1;
+}
+
 /** UTF-8 of U+2215 U+2216 U+2044 (E2 ..) and U+FF0E U+FF0F U+FF3C (EF BC ..): classMask's look-alikes. */
 function lookalikeAt(buf: Buffer, i: number, c: number): boolean {
   const b1 = buf[i + 1];
@@ -137,6 +143,11 @@ export class JsonScanner {
     let prev = 0;
     while (pos < n) {
       const c = buf[pos] ?? 0;
+      if (PLAIN[c] === 1) {
+        prev = c;
+        pos++;
+        continue;
+      }
       if (c === 0x22) {
         this.strEnd = pos;
         this.pos = pos + 1;
