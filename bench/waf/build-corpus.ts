@@ -77,7 +77,10 @@ for (const f of ['boolean_blind', 'error_based', 'inline_query', 'stacked_querie
 // messages or reflected keywords, carry no statement, and no detector (libinjection included)
 // flags them without flagging ordinary text.
 const alnum = (s: string): number => (decodeURIComponentSafe(s).match(/[A-Za-z0-9]/g) ?? []).length;
-write('attacks/sqli.jsonl', sqli.filter((s) => alnum(s) >= 2 && !/^[A-Za-z ]+$/.test(s)));
+// Also left out: bare numbers (overflow probes: 999999999999999999, 1e100) and the LDAP filter
+// injections wfuzz keeps in its SQL list (*(|(mail=*)), another attack class.
+const ldap = (s: string): boolean => /^\*\(\|\(/.test(decodeURIComponentSafe(s));
+write('attacks/sqli.jsonl', sqli.filter((s) => alnum(s) >= 2 && !/^[A-Za-z ]+$/.test(s) && !/^[\d.e+-]+$/i.test(s) && !ldap(s)));
 
 // ---- XSS ----------------------------------------------------------------------------------
 const xss: string[] = [...lines(`${W}/Injections/XSS.txt`)];
