@@ -84,6 +84,20 @@ describe('DtlsServer (raw client)', () => {
     expect(server.stats.helloVerifyRequests).toBe(1);
   });
 
+  it('ignores a sender the shield has banned: no HelloVerifyRequest, no state, counted as banned', async () => {
+    let banned = true;
+    await start({ dropFrom: (address) => banned && address === '127.0.0.1' });
+    send(clientHello({ messageSeq: 0 }));
+    await waitFor(() => server.stats.dropped.banned === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toHaveLength(0);
+    expect(server.stats.helloVerifyRequests).toBe(0);
+    banned = false; // the ban expired: answered as usual
+    send(clientHello({ messageSeq: 0 }));
+    await waitFor(() => received.length > 0);
+    expect(server.stats.helloVerifyRequests).toBe(1);
+  });
+
   it('a forged cookie gets another HelloVerifyRequest, a valid one starts the handshake (ServerHello, ServerHelloDone)', async () => {
     await start();
     send(clientHello({ cookie: Buffer.alloc(20, 9) }));

@@ -56,7 +56,7 @@ export async function startCoapListeners(deps: CoapListenerDeps, listeners: Pali
       port: s.port,
       events: deps.events,
       epoch: () => deps.messaging.epoch,
-      dtls: { ...deviceDtlsHooks({ store: dtls.store, secrets: dtls.secrets }), cert: dtls.cert },
+      dtls: { ...deviceDtlsHooks({ store: dtls.store, secrets: dtls.secrets }), cert: dtls.cert, ...(deps.banned ? { dropFrom: deps.banned } : {}) },
       resolvePrincipal: (identity) => dtlsPrincipal(dtls.store, identity),
     });
     dtlsServer = coaps.dtls;

@@ -71,7 +71,7 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
     handshakesStarted: 0,
     handshakesCompleted: 0,
     handshakesFailed: 0,
-    dropped: { malformed: 0, badEpoch: 0, badMac: 0, replay: 0, unexpected: 0, overCapacity: 0 },
+    dropped: { malformed: 0, badEpoch: 0, badMac: 0, replay: 0, unexpected: 0, overCapacity: 0, banned: 0 },
     peers: 0,
   };
   readonly #options: DtlsServerOptions;
@@ -108,6 +108,11 @@ export class DtlsServer extends EventEmitter<{ session: [DtlsSession] }> {
       },
     };
     this.#onMessage = (msg, rinfo) => {
+      // A banned sender costs one lookup: no parsing, no cookie, no answer.
+      if (this.#options.dropFrom?.(rinfo.address) === true) {
+        this.stats.dropped.banned++;
+        return;
+      }
       try {
         this.#onDatagram(msg, rinfo.address, rinfo.port);
       } catch (err) {

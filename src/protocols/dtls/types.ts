@@ -33,6 +33,8 @@ export interface DtlsServerOptions {
    */
   verifyPeer?(chainDer: Buffer[], verified: PeerCertificateIdentity): PeerCertificateIdentity | null | Promise<PeerCertificateIdentity | null>;
   events?: DtlsEventSink;
+  /** Senders to ignore before any parsing (the shield's address bans); their datagrams are counted as `banned`. */
+  dropFrom?(address: string): boolean;
   /** Established plus handshaking peers (default 10000). */
   maxPeers?: number;
   /** Peers past the cookie exchange but not yet established (default 1000). */
@@ -60,6 +62,6 @@ export interface DtlsStats {
   handshakesCompleted: number;
   handshakesFailed: number;
   /** Records dropped silently (RFC 6347 §4.1.2.7), by reason. */
-  dropped: { malformed: number; badEpoch: number; badMac: number; replay: number; unexpected: number; overCapacity: number };
+  dropped: { malformed: number; badEpoch: number; badMac: number; replay: number; unexpected: number; overCapacity: number; banned: number };
   peers: number;
 }
