@@ -129,6 +129,22 @@ describe.each(['batched', 'node'] as const)('UDP socket, %s I/O', (io) => {
   });
 });
 
+describe('auto I/O', () => {
+  it('falls back to node:dgram for an address the addon cannot take (an IPv6 scope id), and fails loudly when batched was required', async () => {
+    const opts = { host: '::1%lo', port: 0, bufferBytes: 0, onDatagram: () => undefined, onError: () => undefined };
+    const s = await openUdpSocket({ ...opts, io: 'auto' });
+    open.push(s);
+    expect(s.io).toBe('node');
+    await expect(openUdpSocket({ ...opts, io: 'batched' })).rejects.toThrow(/not an IP address/);
+  });
+
+  it('does not hide a port already in use behind the fallback', async () => {
+    const first = await openUdpSocket({ host: '127.0.0.1', port: 0, io: 'auto', bufferBytes: 0, onDatagram: () => undefined, onError: () => undefined });
+    open.push(first);
+    await expect(openUdpSocket({ host: '127.0.0.1', port: first.port, io: 'auto', bufferBytes: 0, onDatagram: () => undefined, onError: () => undefined })).rejects.toThrow(/EADDRINUSE|address already in use/i);
+  });
+});
+
 describe('address text and packing', () => {
   const bytes = fc.uint8Array({ minLength: 16, maxLength: 16 });
   const isMapped = (b: Uint8Array): boolean => b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;

@@ -58,7 +58,14 @@ export function loadUdpBatchAddon(): UdpBatchAddon | null {
 export async function openUdpSocket(opts: UdpSocketOptions): Promise<UdpSocket> {
   const native = opts.io === 'node' ? null : loadUdpBatchAddon();
   if (native === null && opts.io === 'batched') throw new Error(`batched UDP I/O is not built here (${ADDON_PATH.pathname}); run scripts/build-native.sh`);
-  return native === null ? openNodeSocket(opts) : openBatchedSocket(native, opts);
+  if (native === null) return openNodeSocket(opts);
+  try {
+    return openBatchedSocket(native, opts);
+  } catch (err) {
+    // 'auto' on an address the addon cannot bind (an IPv6 scope id like fe80::1%eth0): node:dgram can.
+    if (opts.io === 'batched' || (err instanceof Error && /bind: /.test(err.message))) throw err;
+    return openNodeSocket(opts);
+  }
 }
 
 async function openNodeSocket(opts: UdpSocketOptions): Promise<UdpSocket> {
