@@ -49,8 +49,8 @@ export function createExchanges(deps: { store: Store; events: EventLog; broker: 
   };
 }
 
-export function exchangeRoutes(x: Exchanges, deps: { authenticator: Authenticator; policy: PolicyEngine; throttle: AuthThrottle; events: EventLog; messaging: DeviceMessaging; operators: OperatorService; config: PalisadeConfig }): RouteGroup[] {
-  const auth = new DeviceAuth({ authenticator: deps.authenticator, policy: deps.policy, throttle: deps.throttle, events: deps.events, messaging: deps.messaging });
+export function exchangeRoutes(x: Exchanges, deps: { authenticator: Authenticator; policy: PolicyEngine; throttle: AuthThrottle; events: EventLog; messaging: DeviceMessaging; operators: OperatorService; config: PalisadeConfig; isBanned?: (deviceId: string) => boolean }): RouteGroup[] {
+  const auth = new DeviceAuth({ authenticator: deps.authenticator, policy: deps.policy, throttle: deps.throttle, events: deps.events, messaging: deps.messaging, ...(deps.isBanned ? { isBanned: deps.isBanned } : {}) });
   return [
     queueRoutes({ queues: x.queues, auth, events: deps.events, bodyLimit: deps.config.queues.maxMessageBytes }),
     deviceShadowRoutes({ shadows: x.shadows, auth, events: deps.events, bodyLimit: deps.config.shadows.maxBytes * 2 }),

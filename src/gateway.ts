@@ -159,8 +159,10 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
   // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
-  httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, bodyLimit: config.mqtt.maxPacketSize, drainTimeoutMs: config.mqtt.drainTimeoutMs }));
-  httpRoutes.push(...exchangeRoutes(exchanges, { authenticator, policy, throttle, events, messaging: deviceMessaging, operators: admin.service, config }));
+  // A device id banned as a username or client id is refused over HTTPS too.
+  const isBanned = (deviceId: string): boolean => admitting.bans.match({ username: deviceId, clientId: deviceId }) !== null;
+  httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, isBanned, bodyLimit: config.mqtt.maxPacketSize, drainTimeoutMs: config.mqtt.drainTimeoutMs }));
+  httpRoutes.push(...exchangeRoutes(exchanges, { authenticator, policy, throttle, events, messaging: deviceMessaging, operators: admin.service, config, isBanned }));
 
   const bound: BoundListener[] = [];
   const l = config.listeners;

@@ -17,6 +17,7 @@ import { Code, MessageType, Option } from '../../src/protocols/coap/constants.ts
 import { AdminClient } from './helpers/admin-client.ts';
 import { addDevice, type DeviceCreds } from './helpers/devices.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { httpsCall } from './helpers/https-call.ts';
 import { RawClient } from './helpers/raw-client.ts';
 
 const run = promisify(execFile);
@@ -96,6 +97,15 @@ describe('bans in a running gateway', () => {
     expect(banned[0]!.detail).toMatchObject({ step: 'accept', banId: id, kind: 'address', value: '127.0.0.66', reason: 'scanner' });
     expect(banned[0]!.source).toMatch(/^127\.0\.0\.66:/);
     expect(await fromBanned()).toBe(noiseBefore);
+  });
+
+  it('refuses a banned device id on the HTTPS device API too, before authentication work (403, http.banned)', async () => {
+    const lamp = await addDevice(t, 'lamp-9', 'power');
+    const publish = () => httpsCall({ host: '127.0.0.1', port: t.port('https'), servername: 'localhost', method: 'POST', path: '/api/v1/publish/power/lamp-9/state', ca: lamp.ca, cert: lamp.cert, key: lamp.key, agent: false, headers: { 'content-type': 'application/json' } }, '{"on":true}').then((r) => r.status);
+    expect(await publish()).toBeLessThan(300);
+    await cli('ban', 'add', '--username', 'lamp-9', '--reason', 'tampered');
+    await expect.poll(publish, { timeout: 3000, interval: 100 }).toBe(403);
+    expect((await events('http.banned')).some((e) => e.principal === 'lamp-9')).toBe(true);
   });
 
   it('refuses a banned client id (from the CLI in another process) at CONNECT before the password: 0x8A, and 5 on 3.1.1', async () => {

@@ -15,12 +15,14 @@ export interface DeviceHttpApiDeps {
   throttle: AuthThrottle;
   events: EventLog;
   bodyLimit: number;
+  /** Device ids on the shield's ban list (by username or client id). */
+  isBanned?: (deviceId: string) => boolean;
   heartbeatMs?: number;
   drainTimeoutMs?: number;
 }
 
 export function deviceHttpApi(deps: DeviceHttpApiDeps): RouteGroup {
-  const auth = new DeviceAuth({ authenticator: deps.authenticator, policy: deps.policy, throttle: deps.throttle, events: deps.events, messaging: deps.messaging });
+  const auth = new DeviceAuth({ authenticator: deps.authenticator, policy: deps.policy, throttle: deps.throttle, events: deps.events, messaging: deps.messaging, ...(deps.isBanned ? { isBanned: deps.isBanned } : {}) });
   const { heartbeatMs, drainTimeoutMs } = deps;
   return deviceApiRoutes({ messaging: deps.messaging, auth, events: deps.events, bodyLimit: deps.bodyLimit, ...(heartbeatMs === undefined ? {} : { heartbeatMs }), ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }) });
 }

@@ -31,6 +31,11 @@ export interface DeviceAuthDeps {
   throttle: AuthThrottle;
   events: Pick<EventLog, 'record'>;
   messaging: Pick<DeviceMessaging, 'epoch'>;
+  /**
+   * The shield's ban list for the device id (a device's username and client id over MQTT): a
+   * banned device is refused on every request, also on a connection that authenticated earlier.
+   */
+  isBanned?: (deviceId: string) => boolean;
 }
 
 interface Cached {
@@ -80,6 +85,7 @@ export class DeviceAuth {
     const epoch = this.#deps.messaging.epoch;
     const cached = this.#bySocket.get(req.socket);
     if (cached !== undefined && cached.epoch === epoch && cached.header === req.headers.authorization) {
+      this.#refuseBanned(cached.principal.id, source);
       return { principal: cached.principal, policy: cached.policy, source, protocol: 'http' };
     }
     let claim: Claim | null;
@@ -93,10 +99,18 @@ export class DeviceAuth {
       this.#deps.events.record('http.unauthenticated', 'warning', { source, detail: { method: req.method, path: req.url.split('?')[0]?.slice(0, 256) } });
       throw new PalisadeError(ErrorCodes.AUTH_NO_CREDENTIALS, 'device credentials required (client certificate or device token)');
     }
+    // Before any hashing: the claimed id is enough to refuse a banned device.
+    this.#refuseBanned(claim.kind === 'certificate' ? claim.cert.deviceId : claim.deviceId, source);
     const principal = await this.#authenticate(req, source, claim);
     const policy = this.#deps.policy.compile(principal);
     this.#bySocket.set(req.socket, { epoch, header: req.headers.authorization, principal, policy });
     return { principal, policy, source, protocol: 'http' };
+  }
+
+  #refuseBanned(deviceId: string, source: string): void {
+    if (this.#deps.isBanned?.(deviceId) !== true) return;
+    this.#deps.events.record('http.banned', 'warning', { principal: deviceId, source });
+    throw new PalisadeError(ErrorCodes.FORBIDDEN, 'banned');
   }
 
   async #authenticate(req: FastifyRequest, source: string, claim: Claim): Promise<DevicePrincipal> {
