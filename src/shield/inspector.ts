@@ -33,6 +33,8 @@ const REFUSAL_EVENTS: Record<Refusal['reason'], string> = {
  * message: the clock read was a tenth of the shield's cost per message on this VM. The cached
  * value is dropped when the run ends (a microtask), so an idle gateway never sees a stale time.
  */
+const PASSED: InspectionVerdict = Object.freeze({ ok: true });
+
 function tickClock(): () => number {
   let now = 0;
   let valid = false;
@@ -83,7 +85,7 @@ export class ShieldInspector implements MessageInspector {
       if (v.payload !== undefined) payload = v.payload;
     }
     this.#parts.onPassed?.(payload === undefined ? m : { ...m, payload });
-    if (payload === undefined && throttleMs === 0) return { ok: true };
+    if (payload === undefined && throttleMs === 0) return PASSED;
     const out: { ok: true; payload?: Buffer; throttleMs?: number } = { ok: true };
     if (payload !== undefined) out.payload = payload;
     if (throttleMs > 0) out.throttleMs = throttleMs;

@@ -8,6 +8,8 @@ import { fromWire } from '../properties.ts';
 import { RC } from '../reason-codes.ts';
 import { handleGatewayPublish, isGatewayTopic } from '../gateway-topics.ts';
 
+const NO_PROPERTIES: Readonly<Record<string, string | string[]>> = Object.freeze({});
+
 export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Buffer): void {
   const { services } = conn;
   const limits = services.limits;
@@ -96,7 +98,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket, frame: Bu
 function inspectPublish(conn: MqttConnection, p: IPublishPacket, topic: string, payload: Buffer): { payload: Buffer; unwrapped: boolean } | null {
   const inspector = conn.services.inspector;
   if (!inspector || !conn.principal) return { payload, unwrapped: false };
-  const v = inspector.inspect({ principal: conn.principal, protocol: 'mqtt', topic, payload, userProperties: p.properties?.userProperties ?? {}, source: conn.remote, deferrable: p.qos > 0 });
+  const v = inspector.inspect({ principal: conn.principal, protocol: 'mqtt', topic, payload, userProperties: p.properties?.userProperties ?? NO_PROPERTIES, source: conn.remote, deferrable: p.qos > 0 });
   if (!v.ok) {
     if (v.reason !== 'rate_limited') {
       ackRefused(conn, p, v.reason === 'replayed' ? RC.NOT_AUTHORIZED : RC.PAYLOAD_FORMAT_INVALID);
