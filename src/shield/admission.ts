@@ -8,6 +8,7 @@
  * before the global one, so a flood from one address is refused by its own bucket without
  * spending the global budget that other devices share.
  */
+import { TokenBucket } from './rate/token-bucket.ts';
 import type { BanList, BanRecord } from './bans/types.ts';
 
 export interface ConnectionRateLimits {
@@ -28,41 +29,6 @@ export interface AdmissionLimits {
 export type AdmissionRefusal = 'max-connections' | 'max-per-address' | 'address-rate' | 'global-rate' | 'banned';
 
 export type AdmissionVerdict = { admitted: true } | { admitted: false; reason: Exclude<AdmissionRefusal, 'banned'> } | { admitted: false; reason: 'banned'; ban: BanRecord };
-
-/** A token bucket: `rate` tokens a second up to `burst`; take() spends one. */
-export class TokenBucket {
-  readonly rate: number;
-  readonly burst: number;
-  #tokens: number;
-  #at: number;
-
-  constructor(rate: number, burst: number, now: number) {
-    this.rate = rate;
-    this.burst = Math.max(1, burst);
-    this.#tokens = this.burst;
-    this.#at = now;
-  }
-
-  #refill(now: number): void {
-    if (now > this.#at) {
-      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
-      this.#at = now;
-    }
-  }
-
-  take(now: number): boolean {
-    this.#refill(now);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-
-  /** Whether the bucket has refilled completely (and can be forgotten). */
-  full(now: number): boolean {
-    this.#refill(now);
-    return this.#tokens >= this.burst;
-  }
-}
 
 /** Address buckets kept before full ones are swept out. */
 const SWEEP_AT = 10_000;
@@ -98,8 +64,8 @@ export class Admission {
     if (ban) return { admitted: false, reason: 'banned', ban };
     const now = this.#now();
     const r = this.#limits.connectionRate;
-    if (r && r.perAddressPerSecond > 0 && !this.#addressBucket(address, r, now).take(now)) return { admitted: false, reason: 'address-rate' };
-    if (this.#global && !this.#global.take(now)) return { admitted: false, reason: 'global-rate' };
+    if (r && r.perAddressPerSecond > 0 && !this.#addressBucket(address, r, now).tryTake(1, now)) return { admitted: false, reason: 'address-rate' };
+    if (this.#global && !this.#global.tryTake(1, now)) return { admitted: false, reason: 'global-rate' };
     if (this.#total >= this.#limits.maxConnections) return { admitted: false, reason: 'max-connections' };
     const n = this.#perAddress.get(address) ?? 0;
     if (n >= this.#limits.maxConnectionsPerAddress) return { admitted: false, reason: 'max-per-address' };
@@ -120,7 +86,7 @@ export class Admission {
     let b = this.#buckets.get(address);
     if (b === undefined) {
       if (this.#buckets.size >= SWEEP_AT) {
-        for (const [k, v] of this.#buckets) if (v.full(now)) this.#buckets.delete(k);
+        for (const [k, v] of this.#buckets) if (v.idle(now)) this.#buckets.delete(k);
         // Still crowded (a spread-out flood): forget the oldest rather than grow without bound.
         while (this.#buckets.size >= SWEEP_AT * 10) this.#buckets.delete(this.#buckets.keys().next().value!);
       }

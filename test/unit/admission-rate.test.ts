@@ -1,22 +1,23 @@
 /** Connection rates and caps at accept (shield/admission.ts), on a fake clock. */
 import { describe, expect, it } from 'vitest';
-import { Admission, TokenBucket } from '../../src/shield/admission.ts';
+import { Admission } from '../../src/shield/admission.ts';
+import { TokenBucket } from '../../src/shield/rate/token-bucket.ts';
 import type { BanList, BanRecord } from '../../src/shield/bans/types.ts';
 
 describe('TokenBucket', () => {
   it('allows the burst at once, then the sustained rate', () => {
     const b = new TokenBucket(10, 5, 0);
-    for (let i = 0; i < 5; i++) expect(b.take(0)).toBe(true);
-    expect(b.take(0)).toBe(false);
+    for (let i = 0; i < 5; i++) expect(b.tryTake(1, 0)).toBe(true);
+    expect(b.tryTake(1, 0)).toBe(false);
     // 10/s: one token per 100 ms.
-    expect(b.take(99)).toBe(false);
-    expect(b.take(100)).toBe(true);
-    expect(b.take(100)).toBe(false);
+    expect(b.tryTake(1, 99)).toBe(false);
+    expect(b.tryTake(1, 100)).toBe(true);
+    expect(b.tryTake(1, 100)).toBe(false);
     // Never more than the burst however long it rests.
     let n = 0;
-    while (b.take(1_000_000)) n++;
+    while (b.tryTake(1, 1_000_000)) n++;
     expect(n).toBe(5);
-    expect(b.full(2_000_000)).toBe(true);
+    expect(b.idle(2_000_000)).toBe(true);
   });
 });
 

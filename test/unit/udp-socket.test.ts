@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatIpv6, loadUdpBatchAddon, openUdpSocket, packIp, type UdpSocket } from '../../src/protocols/coap/udp-socket.ts';
+import { formatPeerIpv6 as formatIpv6, loadUdpBatchAddon, openUdpSocket, packIp, type UdpSocket } from '../../src/protocols/coap/udp-socket.ts';
 
 const open: UdpSocket[] = [];
 const clients: Socket[] = [];
@@ -155,8 +155,8 @@ describe('address text and packing', () => {
       if (zeroRun) b.fill(0, 4, 10); // exercise the "::" compression
       const text = formatIpv6(b);
       if (!isMapped(b)) expect(text).toBe(new URL(`http://[${text}]/`).hostname.slice(1, -1));
-      expect([...packIp(text).subarray(2)]).toEqual([...b]);
-      expect(packIp(text)[0]).toBe(6);
+      expect([...packIp(text)!.subarray(2)]).toEqual([...b]);
+      expect(packIp(text)![0]).toBe(6);
     }));
   });
 
@@ -167,6 +167,6 @@ describe('address text and packing', () => {
   });
 
   it('packs IPv4 as family 4 and its four bytes', () => {
-    expect([...packIp('10.1.2.250').subarray(0, 6)]).toEqual([4, 0, 10, 1, 2, 250]);
+    expect([...packIp('10.1.2.250')!.subarray(0, 6)]).toEqual([4, 0, 10, 1, 2, 250]);
   });
 });

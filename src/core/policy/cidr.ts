@@ -70,6 +70,30 @@ function parseIpv6(input: string): Address | null {
   return out;
 }
 
+/** RFC 5952 text of 16 address bytes: lower case, the longest run of two or more zero groups (the first on a tie) as `::`. */
+export function formatIpv6(a: Address): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((a[i * 2] ?? 0) << 8) | (a[i * 2 + 1] ?? 0));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
 /** A bare IPv4 or IPv6 address, or null. */
 export function parseIp(text: string): Address | null {
   return text.includes(':') ? parseIpv6(text) : parseIpv4(text);

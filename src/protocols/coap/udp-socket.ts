@@ -9,6 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { formatIpv6, parseIp } from '../../core/policy/cidr.ts';
 
 export type UdpIo = 'auto' | 'batched' | 'node';
 
@@ -125,11 +126,12 @@ function openBatchedSocket(native: UdpBatchAddon, opts: UdpSocketOptions): UdpSo
     used = 0;
     native.send(handle, out, sendMeta, n);
   };
-  const packAddress = (address: string): Buffer => {
-    let a = packed.get(address);
-    if (a) return a;
+  const packAddress = (address: string): Buffer | null => {
+    const known = packed.get(address);
+    if (known) return known;
+    const a = packIp(address);
+    if (a === null) return null;
     if (packed.size >= ADDRESS_CACHE) packed.clear();
-    a = packIp(address);
     packed.set(address, a);
     return a;
   };
@@ -137,14 +139,16 @@ function openBatchedSocket(native: UdpBatchAddon, opts: UdpSocketOptions): UdpSo
     port,
     io: 'batched',
     send: (d, toPort, address) => {
-      if (closed || d.length > SLOT) return;
+      // Peers' addresses come from received datagrams; one that is no IP address is not sent to.
+      const to = closed || d.length > SLOT ? null : packAddress(address);
+      if (to === null) return;
       if (used + d.length > SEND_BUFFER || pending === MAX_SEND_BATCH) flush();
       d.copy(out, used);
       const m = pending * SEND_META;
       sendMeta.writeUInt32LE(used, m);
       sendMeta.writeUInt32LE(d.length, m + 4);
       sendMeta.writeUInt16LE(toPort, m + 8);
-      packAddress(address).copy(sendMeta, m + 10);
+      to.copy(sendMeta, m + 10);
       used += d.length;
       pending++;
       // Everything answered in this tick leaves in one sendmmsg.
@@ -179,58 +183,28 @@ function nameV6(b: Buffer, at: number, cache: Map<string, string>): string {
   let s = cache.get(key);
   if (s !== undefined) return s;
   if (cache.size >= ADDRESS_CACHE) cache.clear();
-  s = formatIpv6(b.subarray(at, at + 16));
+  s = formatPeerIpv6(b.subarray(at, at + 16));
   cache.set(key, s);
   return s;
 }
 
-export function formatIpv6(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  // §4.2.3: the longest run of two or more zero groups (the first on a tie) becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+/** A peer's IPv6 address as node:dgram reports it: RFC 5952, an IPv4-mapped one as `::ffff:a.b.c.d`. */
+export function formatPeerIpv6(b: Uint8Array): string {
+  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  return mapped ? `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}` : formatIpv6(b);
 }
 
-/** [family, pad, 16 address bytes] for the send metadata. */
-export function packIp(address: string): Buffer {
+/** [family, pad, 16 address bytes] for the send metadata; null when `address` is no IP address. */
+export function packIp(address: string): Buffer | null {
+  const a = parseIp(address);
+  if (a === null) return null;
   const out = Buffer.alloc(18);
-  if (isIP(address) === 4) {
+  if (address.includes(':')) {
+    out[0] = 6;
+    out.set(a, 2);
+  } else {
     out[0] = 4;
-    address.split('.').forEach((p, i) => (out[2 + i] = Number(p)));
-    return out;
+    out.set(a.subarray(12, 16), 2);
   }
-  out[0] = 6;
-  let text = address;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  let tail: number[] = [];
-  if (v4) {
-    const parts = v4[1]!.split('.').map(Number);
-    tail = [(parts[0]! << 8) | parts[1]!, (parts[2]! << 8) | parts[3]!];
-    text = text.slice(0, -v4[1]!.length) + '0:0';
-  }
-  const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
-  const h = head === '' ? [] : head.split(':').map((x) => parseInt(x, 16));
-  const r = rest === null || rest === '' ? [] : rest.split(':').map((x) => parseInt(x, 16));
-  const groups = rest === null ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
-  if (tail.length === 2) groups.splice(6, 2, tail[0]!, tail[1]!);
-  groups.forEach((g, i) => out.writeUInt16BE(g, 2 + i * 2));
   return out;
 }

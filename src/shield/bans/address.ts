@@ -4,35 +4,11 @@
  * form of RFC 4291 §2.5.5.2, so `10.0.0.0/8` also matches a dual-stack socket's
  * `::ffff:10.0.0.7`).
  */
-import { cidrContains, parseCidr, parseIp, type Address, type Cidr } from '../../core/policy/cidr.ts';
+import { cidrContains, formatIpv6, parseCidr, parseIp, type Address, type Cidr } from '../../core/policy/cidr.ts';
 
 function isV4Mapped(a: Address): boolean {
   for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
   return a[10] === 0xff && a[11] === 0xff;
-}
-
-/** RFC 5952 text: lower case, the longest run of two or more zero groups as `::`. */
-function formatV6(a: Address): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(((a[i * 2] ?? 0) << 8) | (a[i * 2 + 1] ?? 0));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 function formatCidr(c: Cidr): string {
@@ -40,7 +16,7 @@ function formatCidr(c: Cidr): string {
     const v4 = `${c.network[12]}.${c.network[13]}.${c.network[14]}.${c.network[15]}`;
     return c.bits === 128 ? v4 : `${v4}/${c.bits - 96}`;
   }
-  const v6 = formatV6(c.network);
+  const v6 = formatIpv6(c.network);
   return c.bits === 128 ? v6 : `${v6}/${c.bits}`;
 }
 

@@ -1,5 +1,6 @@
 /**
- * A token bucket: `rate` tokens per second, at most `burst` banked. `take` may push the balance
+ * A token bucket: `rate` tokens per second, at most `burst` banked (message rates and, in
+ * admission.ts, connection rates). `take` may push the balance
  * into debt (down to -burst) so a message that must not be dropped (MQTT QoS 1/2) is accepted
  * and the sender is told how long to wait instead; `tryTake` only succeeds within the balance.
  */
