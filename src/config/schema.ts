@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { replaySchema } from './replay.ts';
 import { wafSchema } from './waf.ts';
 import { anomalySchema } from './anomaly.ts';
+import { dnsSchema } from './dns.ts';
 import { bansSchema, connectionRateSchema, flappingSchema, httpTimeoutsSchema } from './admission.ts';
 
 const port = z.number().int().min(0).max(65535);
@@ -72,6 +73,16 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       host: host.default('0.0.0.0'),
       port: port.default(5684),
+    }).prefault({}),
+    /** The DNS firewall (config/dns.ts, src/protocols/dns) on UDP and TCP; loopback until the operator widens it. */
+    dns: z.strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('127.0.0.1'),
+      port: port.default(5353),
+      /** UDP socket I/O, as listeners.coap.io. */
+      io: z.enum(['auto', 'batched', 'node']).default('auto'),
+      /** DNS over HTTPS (RFC 8484) at /dns-query on the HTTPS listener. */
+      doh: z.boolean().default(true),
     }).prefault({}),
   }).prefault({}),
   mqtt: z.strictObject({
@@ -179,6 +190,7 @@ export const configSchema = z.strictObject({
     defaultTimeoutMs: z.number().int().min(1).default(10_000),
     maxTimeoutMs: z.number().int().min(1).default(120_000),
   }).prefault({}),
+  dns: dnsSchema.prefault({}),
   policy: z.strictObject({
     /**
      * Extra grants per segment, added to the built-in rule (publish and subscribe under
