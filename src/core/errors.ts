@@ -42,6 +42,8 @@ export const ErrorCodes = {
   PAYLOAD_INVALID: 'PAL_ERR_PAYLOAD_INVALID',
   /** A replay-protected message was seen before or is stale (shield). */
   REPLAYED: 'PAL_ERR_REPLAYED',
+  /** Every DNS upstream failed or timed out (DNS firewall). */
+  UPSTREAM_FAILED: 'PAL_ERR_UPSTREAM_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
