@@ -15,6 +15,7 @@ import type { QueueRepo } from './queues/types.ts';
 import type { ShadowRepo } from './shadows/types.ts';
 import type { ReplayStateRepo } from './replay/types.ts';
 import type { BanRepo } from './bans/types.ts';
+import type { DnsQueryLogRepo } from './dns/query-log.ts';
 
 export type { EventCheckpoint, EventCheckpointInput } from './events/checkpoint.ts';
 export type { PolicyAttachments, PolicyDocument } from './policy/document.ts';
@@ -25,6 +26,7 @@ export type { LeasedMessage, QueueBounds, QueueMessage, QueueRepo, QueueStats } 
 export type { ShadowRecord, ShadowRepo } from './shadows/types.ts';
 export type { ReplayCounterRecord, ReplayStateRepo, ReplayStream } from './replay/types.ts';
 export type { BanInput, BanKind, BanRecord, BanRepo } from './bans/types.ts';
+export type { DnsNameCount, DnsQueryFilter, DnsQueryLogRepo, StoredDnsQuery } from './dns/query-log.ts';
 
 export type DeviceStatus = 'active' | 'disabled';
 
@@ -300,6 +302,8 @@ export interface Store {
   /** Replay protection counters (core/replay). */
   readonly replay: ReplayStateRepo;
   readonly bans: BanRepo;
+  /** The DNS query log (core/dns/query-log.ts). */
+  readonly dnsQueries: DnsQueryLogRepo;
   /** Current schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

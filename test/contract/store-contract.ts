@@ -14,6 +14,7 @@ import { runOperatorContract } from './operator-contract.ts';
 import { runReplayContract } from './replay-contract.ts';
 import { runQueueShadowContract } from './queue-shadow-contract.ts';
 import { runBanContract } from './ban-contract.ts';
+import { runDnsQueryContract } from './dns-query-contract.ts';
 import type {
   CertificateRecord,
   Device,
@@ -183,6 +184,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     runQueueShadowContract(() => store);
     runReplayContract(() => store);
     runBanContract(() => store);
+    runDnsQueryContract(() => store);
 
     it('reports a positive integer schema version', async () => {
       const version = await store.schemaVersion();

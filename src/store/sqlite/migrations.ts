@@ -383,6 +383,33 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 12,
+    name: 'dns query log',
+    sql: `
+      -- Issue 6, point 4: one row per DNS query, written in batches by the query-log writer and
+      -- pruned by age (dns.queryLog.retentionDays). Indexes serve the CLI's filters: by time,
+      -- by device over time, by exact name over time (rowid rides along in each index).
+      CREATE TABLE dns_queries (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        client TEXT NOT NULL,
+        device_id TEXT,
+        segment TEXT,
+        transport TEXT NOT NULL CHECK (transport IN ('udp', 'tcp', 'doh')),
+        name TEXT NOT NULL,
+        qtype INTEGER NOT NULL,
+        rcode INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('cached', 'forwarded', 'stale', 'blocked', 'refused', 'formerr', 'servfail', 'ratelimited')),
+        blocked_list TEXT,
+        blocked_rule TEXT,
+        latency_us INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX dns_queries_at ON dns_queries (at);
+      CREATE INDEX dns_queries_device ON dns_queries (device_id, at) WHERE device_id IS NOT NULL;
+      CREATE INDEX dns_queries_name ON dns_queries (name, at);
+    `,
+  },
 ];
 
 function checkOrdering(migrations: readonly Migration[]): void {

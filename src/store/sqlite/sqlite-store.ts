@@ -24,6 +24,7 @@ import { SqliteQueueRepo } from './queue-repo.ts';
 import { SqliteShadowRepo } from './shadow-repo.ts';
 import { SqliteReplayRepo } from './replay-repo.ts';
 import { SqliteBanRepo } from './ban-repo.ts';
+import { SqliteDnsQueryRepo } from './dns-query-repo.ts';
 import { attempt, int, text, toStoreError, transactionFor, type Row } from './sql-util.ts';
 
 /** Long enough to ride out a CLI process holding the write lock briefly; short enough to surface a stuck one. */
@@ -104,6 +105,7 @@ function buildStore(db: DatabaseSync, path: string): SqliteStore {
     shadows: new SqliteShadowRepo(db, tx),
     replay: new SqliteReplayRepo(db, tx),
     bans: new SqliteBanRepo(db),
+    dnsQueries: new SqliteDnsQueryRepo(db, tx),
     schemaVersion: () => attempt('schemaVersion', () => readSchemaVersion(db)),
     pragmas: () =>
       attempt('pragmas', () => ({
