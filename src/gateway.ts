@@ -33,6 +33,7 @@ import { Admission } from './shield/admission.ts';
 import { AuthThrottle } from './shield/auth-throttle.ts';
 import { startAdmissionShield } from './shield/bans/from-config.ts';
 import { banRoutes } from './protocols/http/ban-routes.ts';
+import { KernelBanFilter } from './shield/kernel-filter/listener-filter.ts';
 import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
@@ -191,6 +192,14 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     throw err;
   }
 
+  // Banned addresses' SYNs dropped in the kernel too (issue 5, point 8): a flood from a banned
+  // address then costs Node nothing. Accept still checks, so this only ever saves work.
+  const kernelFilter = config.shield.bans.kernelFilter ? new KernelBanFilter({ bans: admitting.bans, onError: (err) => logger.warn({ err }, 'kernel ban filter not applied') }) : null;
+  if (kernelFilter?.available === true) {
+    for (const b of bound) if (b.server) kernelFilter.attach(b.server);
+    kernelFilter.start();
+  } else if (kernelFilter) logger.info('banned addresses are refused at accept only: the sock-filter addon is not built here (scripts/build-native.sh)');
+
   const listeners: Record<string, { host: string; port: number }> = {};
   for (const b of bound) listeners[b.name] = { host: b.host, port: b.port };
   writeFileSync(join(dataDir, 'ports.json'), `${JSON.stringify(listeners, null, 2)}\n`);
@@ -221,6 +230,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       stopped = true;
       stopSys();
       revocations.stop();
+      kernelFilter?.stop();
       admitting.stop();
       changes.stop();
       deviceMessaging.stop();

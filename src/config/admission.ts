@@ -18,6 +18,12 @@ export const bansSchema = z.strictObject({
   reloadMs: z.number().int().min(50).default(500),
   /** At most one `shield.banned` event per ban (and one refusal event per address and reason) this often. */
   eventIntervalMs: z.number().int().min(0).default(10_000),
+  /**
+   * Also drop banned addresses' SYNs in the kernel (a BPF socket filter on each TCP listener,
+   * native/sock-filter), so a flood from a banned address never reaches Node. Bans are checked
+   * at accept either way; false, or the addon not built, leaves only that check.
+   */
+  kernelFilter: z.boolean().default(true),
 });
 
 /** EMQX's defaults: more than 15 connects in 1 minute bans the key for 5 minutes. */

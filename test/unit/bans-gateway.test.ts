@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +28,8 @@ let t: TestGateway;
 let dev: DeviceCreds;
 
 beforeAll(async () => {
-  t = await startTestGateway({ shield: { bans: { reloadMs: 200 } } });
+  // The user-space check at accept, as it runs where the kernel filter is not built (its own describe below).
+  t = await startTestGateway({ shield: { bans: { reloadMs: 200, kernelFilter: false } } });
   dev = await addDevice(t, 'meter-1', 'power', true);
   const now = Date.now();
   await t.gateway.store.operators.create({ username: 'ops', role: 'operator', status: 'active', passwordHash: 'unused', totpSealed: null, mfa: 'active', totpLastStep: null, createdAt: now, createdBy: null });
@@ -210,6 +212,27 @@ describe('bans in a running gateway', () => {
   });
 });
 
+describe('address bans in the kernel (shield.bans.kernelFilter, native/sock-filter)', () => {
+  let k: TestGateway;
+  beforeAll(async () => {
+    k = await startTestGateway({ shield: { bans: { reloadMs: 100 } } });
+  }, 30_000);
+  afterAll(async () => k.stop());
+
+  it.skipIf(!existsSync('native/sock-filter/build/sock_filter.node'))('drops a banned address\'s SYNs on every TCP listener: no handshake, no Node work, no event per attempt; neighbours connect', async () => {
+    const silent = (port: number, from: string) => RawClient.tcp(port, 5, from, 600).then((c) => (c.destroy(), false), (err: Error) => err.message === 'connect timed out');
+    expect(await silent(k.port('mqtt'), '127.0.0.70')).toBe(false);
+    await run(process.execPath, ['src/cli/main.ts', 'ban', 'add', '--address', '127.0.0.64/28', '--for', '1h', '--reason', 'scanner', '-d', k.dataDir]);
+    await expect.poll(() => silent(k.port('mqtt'), '127.0.0.70'), { timeout: 5000, interval: 50 }).toBe(true);
+    for (const port of [k.port('mqtts'), k.port('https'), k.port('mqtt')]) expect(await silent(port, '127.0.0.79')).toBe(true);
+    expect(await silent(k.port('mqtt'), '127.0.0.80')).toBe(false);
+    // The kernel answered nothing, so accept never ran: no refusal events for these attempts.
+    await k.gateway.events.flush();
+    const refusals = await k.gateway.store.events.list({ type: 'shield.banned' });
+    expect(refusals.filter((e) => e.source?.startsWith('127.0.0.7'))).toEqual([]);
+  });
+});
+
 describe('flapping', () => {
   let f: TestGateway;
   let d: DeviceCreds;
@@ -219,12 +242,13 @@ describe('flapping', () => {
   }, 30_000);
   afterAll(async () => f.stop());
 
-  async function attempt(from: string, clientId: string, username: string, password: string): Promise<number | 'closed'> {
+  /** CONNACK code; 'closed' when the server hung up; 'silent' when the SYN was never answered (kernel filter). */
+  async function attempt(from: string, clientId: string, username: string, password: string): Promise<number | 'closed' | 'silent'> {
     let c: RawClient;
     try {
-      c = await RawClient.tcp(f.port('mqtt'), 5, from);
-    } catch {
-      return 'closed';
+      c = await RawClient.tcp(f.port('mqtt'), 5, from, 1000);
+    } catch (err) {
+      return err instanceof Error && err.message === 'connect timed out' ? 'silent' : 'closed';
     }
     const closed = c.waitClosed(3000).then(() => 'closed' as const);
     const ack = c.connect({ clientId, username, password: Buffer.from(password) }).then((a) => a.reasonCode ?? -1);
@@ -248,8 +272,8 @@ describe('flapping', () => {
     // banSeconds from the moment of the flap (createdAt is stamped a moment later, when stored).
     expect(ban.expiresAt! - ban.createdAt).toBeGreaterThan(299_000);
     expect(ban.expiresAt! - ban.createdAt).toBeLessThanOrEqual(300_000);
-    // The address is now refused at accept; the username from a fresh address at CONNECT.
-    await expect.poll(() => attempt('127.0.0.80', 'new-id', 'someone', 'x'), { timeout: 2000, interval: 50 }).toBe('closed');
+    // The address is now dropped in the kernel (its SYN unanswered); the username from a fresh address at CONNECT.
+    await expect.poll(() => attempt('127.0.0.80', 'new-id', 'someone', 'x'), { timeout: 3000, interval: 50 }).toBe('silent');
     expect(await attempt('127.0.0.81', 'flap-1', 'flap-1', d.password!)).toBe(0x8a);
     // Another device from another address is untouched.
     const e = await addDevice(f, 'calm-1', 'power', true);

@@ -18,6 +18,8 @@ export interface BoundListener {
   name: string;
   host: string;
   port: number;
+  /** The listening TCP server, for the kernel-side ban filter (shield/kernel-filter); absent for UDP. */
+  server?: NetServer;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ async function listen(server: NetServer, host: string, port: number, name: strin
     name,
     host: addr.address,
     port: addr.port,
+    server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -33,11 +33,22 @@ export class RawClient {
     });
   }
 
-  static async tcp(port: number, version: 3 | 4 | 5 = 5, localAddress?: string): Promise<RawClient> {
+  /** Rejects with 'connect timed out' when no SYN-ACK comes (a kernel-dropped SYN) within `connectTimeoutMs`. */
+  static async tcp(port: number, version: 3 | 4 | 5 = 5, localAddress?: string, connectTimeoutMs = 5000): Promise<RawClient> {
     const socket = netConnect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('connect timed out'));
+      }, connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
     return new RawClient(socket, version);
   }
