@@ -1,0 +1,94 @@
+/**
+ * Which device (and so which segment) a DNS query comes from (issue 6, point 3). DNS carries no
+ * identity, so the gateway uses what it already knows: the address each device last spoke from
+ * on an authenticated protocol (MQTT connect, any message on MQTT, HTTPS or CoAP), and the
+ * operator's static map of addresses and CIDR blocks to segments (`dns.clients`) for things
+ * that only ever ask DNS. A learned device wins over a static block: it is the more specific
+ * fact. Behind NAT every device of a site shares one address; the operator then maps the site's
+ * address to a segment, and the last device seen there is only a best guess (documented).
+ *
+ * Lookups run once per query, so answers are memoised per address text and the memo is dropped
+ * whenever a mapping changes (rare next to queries).
+ */
+import { cidrContains, formatIpv6, parseCidr, parseIp, parseSourceAddress, type Address, type Cidr } from '../policy/cidr.ts';
+import type { DnsClientDirectory, DnsClientIdentity } from './types.ts';
+
+const UNKNOWN: DnsClientIdentity = Object.freeze({ deviceId: null, segment: null });
+const MEMO_LIMIT = 50_000;
+
+/** One text per address whatever its spelling (`::ffff:10.0.0.1` and `10.0.0.1` are one). */
+function keyOf(address: Address): string {
+  const mapped = address.subarray(0, 10).every((b) => b === 0) && address[10] === 0xff && address[11] === 0xff;
+  return mapped ? `${address[12]}.${address[13]}.${address[14]}.${address[15]}` : formatIpv6(address);
+}
+
+export interface LearnedClientDirectoryOptions {
+  /** `dns.clients`: address or CIDR → segment. Malformed entries are the config's job to refuse. */
+  staticClients?: Readonly<Record<string, string>>;
+  /** Addresses remembered at most (least recently learned forgotten first). */
+  maxAddresses?: number;
+}
+
+export class LearnedClientDirectory implements DnsClientDirectory {
+  readonly #static: { cidr: Cidr; identity: DnsClientIdentity }[];
+  readonly #learned = new Map<string, DnsClientIdentity>();
+  readonly #memo = new Map<string, DnsClientIdentity>();
+  readonly #max: number;
+
+  constructor(opts: LearnedClientDirectoryOptions = {}) {
+    this.#max = opts.maxAddresses ?? 100_000;
+    this.#static = [];
+    for (const [text, segment] of Object.entries(opts.staticClients ?? {})) {
+      const cidr = parseCidr(text);
+      if (cidr) this.#static.push({ cidr, identity: Object.freeze({ deviceId: null, segment }) });
+    }
+    // Most specific block first.
+    this.#static.sort((a, b) => b.cidr.bits - a.cidr.bits);
+  }
+
+  /**
+   * A device was seen speaking from `source` (`a.b.c.d:port`, `[v6]:port` or a bare address)
+   * in `segment`. Cheap when nothing changed: called for every passed message.
+   */
+  learn(source: string, deviceId: string, segment: string): void {
+    const address = parseSourceAddress(source);
+    if (address === null) return;
+    const key = keyOf(address);
+    const known = this.#learned.get(key);
+    if (known !== undefined && known.deviceId === deviceId && known.segment === segment) return;
+    this.#learned.delete(key);
+    if (this.#learned.size >= this.#max) this.#learned.delete(this.#learned.keys().next().value!);
+    this.#learned.set(key, Object.freeze({ deviceId, segment }));
+    this.#memo.clear();
+  }
+
+  /** A device moved segment (quarantine, `palisade device move`): its addresses follow at once. */
+  moved(deviceId: string, segment: string): void {
+    let changed = false;
+    for (const [key, id] of this.#learned) {
+      if (id.deviceId === deviceId && id.segment !== segment) {
+        this.#learned.set(key, Object.freeze({ deviceId, segment }));
+        changed = true;
+      }
+    }
+    if (changed) this.#memo.clear();
+  }
+
+  lookup(address: string): DnsClientIdentity {
+    const memo = this.#memo.get(address);
+    if (memo !== undefined) return memo;
+    const identity = this.#resolve(address);
+    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
+    this.#memo.set(address, identity);
+    return identity;
+  }
+
+  #resolve(text: string): DnsClientIdentity {
+    const address = parseIp(text);
+    if (address === null) return UNKNOWN;
+    const learned = this.#learned.get(keyOf(address));
+    if (learned !== undefined) return learned;
+    for (const s of this.#static) if (cidrContains(s.cidr, address)) return s.identity;
+    return UNKNOWN;
+  }
+}
