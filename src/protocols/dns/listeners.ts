@@ -64,6 +64,10 @@ export async function startDnsListeners(opts: DnsListenerOptions): Promise<DnsLi
         close: async () => {
           udp.closed = true;
           await Promise.all([udp.socket.close(), tcp.close()]);
+          // The batched socket's fd is released by libuv's close phase: let one pass, so the
+          // port is free when close() resolves.
+          await new Promise((r) => setImmediate(r));
+          await new Promise((r) => setImmediate(r));
         },
       };
     } catch (err) {
