@@ -34,6 +34,7 @@ import { AuthThrottle } from './shield/auth-throttle.ts';
 import { startAdmissionShield } from './shield/bans/from-config.ts';
 import { banRoutes } from './protocols/http/ban-routes.ts';
 import { KernelBanFilter } from './shield/kernel-filter/listener-filter.ts';
+import { addressOf } from './shield/anomaly/window.ts';
 import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
@@ -135,6 +136,8 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const crl = new CrlCache(pki.ca, store);
   // HTTP and CoAP devices publish and subscribe through the same checks as MQTT (issue 4).
   const deviceMessaging = new DeviceMessaging({ broker, policy, events, inspector, limits: { maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, maxPayloadSize: config.mqtt.maxPacketSize, retainAvailable: config.mqtt.retainAvailable, maxSubscriptionsPerDevice: config.mqtt.maxSubscriptionsPerSession } });
+  // A new ban also ends HTTP (SSE) and CoAP (observe) subscriptions it matches, as it closes MQTT sessions.
+  admitting.bans.onBan(() => deviceMessaging.closeBanned((ctx) => admitting.bans.match({ address: addressOf(ctx.source), username: ctx.principal.id, clientId: ctx.principal.id, certSerial: ctx.principal.certSerial })));
   // Revocation bites at once: live sessions with a revoked certificate are closed (issue 3, point 2).
   // Set once the CoAP listeners are up; revocations before that have no DTLS sessions to end.
   let coap: CoapListeners | null = null;

@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +106,19 @@ describe('bans in a running gateway', () => {
     const lamp = await addDevice(t, 'lamp-9', 'power');
     const publish = () => httpsCall({ host: '127.0.0.1', port: t.port('https'), servername: 'localhost', method: 'POST', path: '/api/v1/publish/power/lamp-9/state', ca: lamp.ca, cert: lamp.cert, key: lamp.key, agent: false, headers: { 'content-type': 'application/json' } }, '{"on":true}').then((r) => r.status);
     expect(await publish()).toBeLessThan(300);
+    // An event stream opened before the ban ends when the ban arrives, with the reason.
+    let streamed = '';
+    const ended = new Promise<void>((resolve, reject) => {
+      httpsGet({ host: '127.0.0.1', port: t.port('https'), servername: 'localhost', path: '/api/v1/subscribe/power/lamp-9/%23', ca: lamp.ca, cert: lamp.cert, key: lamp.key, agent: false }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (streamed += c));
+        res.on('close', () => resolve());
+      }).on('error', reject);
+    });
+    await expect.poll(() => streamed.length, { timeout: 3000 }).toBeGreaterThan(0);
     await cli('ban', 'add', '--username', 'lamp-9', '--reason', 'tampered');
+    await ended;
+    expect(streamed).toMatch(/event: end\ndata: \{"reason":"banned"\}\n\n$/);
     await expect.poll(publish, { timeout: 3000, interval: 100 }).toBe(403);
     expect((await events('http.banned')).some((e) => e.principal === 'lamp-9')).toBe(true);
   });

@@ -101,3 +101,14 @@ it('removes the broker session when the client goes away', async () => {
   expect(dm.subscriptionCount).toBe(0);
   expect(slow).toEqual([]);
 });
+
+it('ends with an end event when a ban matches the device, and leaves streams it does not match', async () => {
+  const s = await open();
+  await sleep(50);
+  expect(dm.closeBanned(() => null)).toBe(0);
+  expect(dm.closeBanned((ctx) => (ctx.principal.id === 'd1' ? { id: 7, kind: 'username' } : null))).toBe(1);
+  await s.closed;
+  expect(s.text()).toMatch(/event: end\ndata: \{"reason":"banned"\}\n\n$/);
+  const closed = await store.events.list({ type: 'http.subscription_closed' });
+  expect(closed.at(-1)?.detail).toMatchObject({ cause: 'banned', banId: 7, kind: 'username' });
+});

@@ -72,7 +72,7 @@ export interface DeviceMessage {
   properties: MessageProperties;
 }
 
-export type SubscriptionEndReason = 'unsubscribed' | 'policy' | 'device-changed' | 'device-removed' | 'cert-revoked' | 'evicted' | 'consumer-error' | 'shutdown';
+export type SubscriptionEndReason = 'unsubscribed' | 'policy' | 'device-changed' | 'device-removed' | 'cert-revoked' | 'banned' | 'evicted' | 'consumer-error' | 'shutdown';
 
 export interface SubscribeOptions {
   /** Delivery QoS of the broker subscription: 1 queues (bounded) while the consumer is slow, 0 drops. Default 1. */
@@ -379,6 +379,23 @@ export class DeviceMessaging {
       s.end('cert-revoked', null);
       closed.push(s.clientId);
     }
+    return closed;
+  }
+
+  /**
+   * A ban was added (shield): subscriptions it matches — by device, certificate or source
+   * address, as `banned` decides — end at once, as MQTT sessions do (SSE streams, CoAP observers).
+   */
+  closeBanned(banned: (ctx: DeviceContext) => { id: number; kind: string } | null): number {
+    let closed = 0;
+    for (const s of [...this.#subs]) {
+      const ban = banned(s.ctx);
+      if (ban === null) continue;
+      this.record(s.ctx, 'subscription_closed', { filter: s.filter, cause: 'banned', banId: ban.id, kind: ban.kind }, 'warning');
+      s.end('banned', null);
+      closed++;
+    }
+    if (closed > 0) this.#epoch++;
     return closed;
   }
 

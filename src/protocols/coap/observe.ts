@@ -68,6 +68,7 @@ const END_CODES: Record<SubscriptionEndReason, number> = {
   'device-changed': Code.FORBIDDEN,
   'device-removed': Code.UNAUTHORIZED,
   'cert-revoked': Code.UNAUTHORIZED,
+  banned: Code.FORBIDDEN,
   evicted: Code.SERVICE_UNAVAILABLE,
   'consumer-error': Code.INTERNAL_SERVER_ERROR,
   shutdown: Code.SERVICE_UNAVAILABLE,
