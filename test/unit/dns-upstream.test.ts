@@ -134,8 +134,9 @@ describe('DNS forwarder over UDP', () => {
     const nx = await fake((q, ctx) => ctx.send(answer(q, { rcode: 3 })));
     const u = upstream([servfail.port, refused.port, nx.port]);
     const t0 = Date.now();
-    const p = decoded(await u.forward(query('gone.example', 99)));
-    expect(p.rcode).toBe('NXDOMAIN');
+    const out = await u.forward(query('gone.example', 99));
+    const p = decoded(out);
+    expect(out[3]! & 0x0f).toBe(3); // NXDOMAIN
     expect(p.id).toBe(99);
     expect(Date.now() - t0).toBeLessThan(500);
     expect([servfail.queries.length, refused.queries.length, nx.queries.length]).toEqual([1, 1, 1]);
