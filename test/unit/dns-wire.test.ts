@@ -48,6 +48,15 @@ describe('parseQuery', () => {
     );
   });
 
+  it('names reused from the intern table are always the name asked (slots collide past 8192 names)', () => {
+    const names = Array.from({ length: 20_000 }, (_, i) => `h${i}.x${i % 7}.example`);
+    for (let round = 0; round < 2; round++) for (const n of names) expect(parseQuery(makeQuery(n)).name).toBe(n);
+    // Same length, same slot candidates, differing in one byte.
+    expect(parseQuery(makeQuery('ab.example')).name).toBe('ab.example');
+    expect(parseQuery(makeQuery('ba.example')).name).toBe('ba.example');
+    expect(parseQuery(makeQuery('AB.example')).name).toBe('ab.example');
+  });
+
   it('reads EDNS(0): payload size, DO bit; a size under 512 counts as 512 (RFC 6891 §6.2.5)', () => {
     const q = parseQuery(makeQuery('a.example', { edns: { size: 4096, do: true } }));
     expect(q).toMatchObject({ status: PARSE_OK, edns: true, udpSize: 4096, dnssecOk: true, ednsVersion: 0 });

@@ -178,7 +178,7 @@ export function writeAnswer(entry: CacheEntry, query: Uint8Array, q: DnsQuery, n
   const total = wire.length + opt;
   if (total > limit) return buildEmptyAnswer(query, q, entry.rcode, ourUdpSize, EDE_NONE, true);
   const out = Buffer.allocUnsafe(total);
-  wire.copy(out, 0);
+  out.set(wire);
   out[0] = q.id >> 8;
   out[1] = q.id & 0xff;
   out[2] = (wire[2]! & 0xfe) | (query[2]! & 0x01);

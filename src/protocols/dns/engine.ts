@@ -89,6 +89,7 @@ const CLASSIC_UDP_SIZE = 512;
 const STREAM_SIZE = 65_535;
 /** Distinct upstream queries outstanding at once; past it a miss fails fast (stale or SERVFAIL). */
 const MAX_INFLIGHT = 10_000;
+const TIME_ORIGIN = performance.timeOrigin;
 const NO_CLIENT: DnsClientIdentity = Object.freeze({ deviceId: null, segment: null });
 
 export function createDnsEngine(opts: DnsEngineOptions): DnsEngine {
@@ -103,7 +104,7 @@ class Engine implements DnsEngine {
   readonly #clients: DnsClientDirectory;
   readonly #upstream: DnsUpstream;
   readonly #observer: DnsQueryObserver | null;
-  readonly #now: () => number;
+  readonly #now: (() => number) | null;
   readonly #rate: ResponseRateLimiter;
   readonly #events: RateLimitedEvents | null;
   readonly #inflight = new Map<string, Promise<CacheEntry>>();
@@ -118,7 +119,7 @@ class Engine implements DnsEngine {
     this.#clients = opts.clients;
     this.#upstream = opts.upstream;
     this.#observer = opts.observer ?? null;
-    this.#now = opts.now ?? Date.now;
+    this.#now = opts.now ?? null;
     this.#events = opts.events ? new RateLimitedEvents(opts.events) : null;
     const c = opts.config;
     this.cache = new DnsCache(c.cache.maxEntries);
@@ -130,8 +131,9 @@ class Engine implements DnsEngine {
   }
 
   handle(query: Buffer, client: DnsClientAddress, transport: DnsTransport): Buffer | null | Promise<Buffer | null> {
+    // One clock read: the monotonic one, turned into wall time (unless a test injected a clock).
     const t0 = performance.now();
-    const now = this.#now();
+    const now = this.#now === null ? TIME_ORIGIN + t0 : this.#now();
     this.stats.queries++;
     const q = parseQuery(query);
     if (q.status === PARSE_DROP) {
@@ -182,6 +184,10 @@ class Engine implements DnsEngine {
     return this.#miss(query, q, client, who, transport, t0);
   }
 
+  #clock(): number {
+    return this.#now === null ? TIME_ORIGIN + performance.now() : this.#now();
+  }
+
   #limit(q: DnsQuery, transport: DnsTransport): number {
     if (transport !== 'udp') return STREAM_SIZE;
     // RFC 6891 §7: the client's advertised size, never more than our cap.
@@ -190,7 +196,7 @@ class Engine implements DnsEngine {
   }
 
   async #miss(query: Buffer, q: DnsQuery, client: DnsClientAddress, who: DnsClientIdentity, transport: DnsTransport, t0: number): Promise<Buffer | null> {
-    const at = this.#now();
+    const at = this.#clock();
     let fresh: CacheEntry | null = null;
     try {
       fresh = await this.#fetch(query, q);
@@ -198,7 +204,7 @@ class Engine implements DnsEngine {
       this.stats.upstreamFailures++;
       this.#events?.record('dns.upstream_failed', 'warning', 'upstream', null, { error: err instanceof Error ? err.message : String(err) });
     }
-    const now = this.#now();
+    const now = this.#clock();
     if (fresh !== null && fresh.rcode !== RCODE_SERVFAIL) {
       this.#record(at, t0, client, who, transport, q, fresh.rcode, 'forwarded', null);
       return writeAnswer(fresh, query, q, now, this.#limit(q, transport), this.#maxUdp, -1);
@@ -239,7 +245,7 @@ class Engine implements DnsEngine {
       p = this.#upstream.forward(upstreamQuery).then(
         (response) => {
           this.#inflight.delete(key);
-          const entry = prepareAnswer(response, upstreamQuery, k, this.#cfg.cache, this.#now());
+          const entry = prepareAnswer(response, upstreamQuery, k, this.#cfg.cache, this.#clock());
           if (entry === null) throw new PalisadeError(ErrorCodes.UPSTREAM_FAILED, 'upstream answer is malformed or answers another question');
           this.cache.set(entry);
           return entry;

@@ -71,6 +71,25 @@ export interface DnsQuery {
 // a string by one native call, instead of a string built per character.
 const scratch = Buffer.allocUnsafe(MAX_NAME + 1);
 
+// Recently read names, by a hash of their bytes: a name asked again (the common case — devices
+// ask the same few names over and over) reuses its string instead of allocating one, and the
+// Map and Set lookups after us (filter, cache) find its hash already computed in the string.
+const INTERN_SLOTS = 8192;
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+
+function nameString(n: number, hash: number): string {
+  const slot = hash & (INTERN_SLOTS - 1);
+  const known = interned[slot];
+  if (known !== undefined && known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === scratch[i]) i++;
+    if (i === n) return known;
+  }
+  const s = scratch.toString('latin1', 0, n);
+  interned[slot] = s;
+  return s;
+}
+
 function result(status: number, id: number, flags: number): DnsQuery {
   return { status, id, flags, opcode: (flags >> 11) & 0xf, name: '', qtype: 0, qclass: 0, questionEnd: 0, edns: false, udpSize: MIN_UDP_PAYLOAD, dnssecOk: false, ednsVersion: 0 };
 }
@@ -102,6 +121,7 @@ export function parseQuery(buf: Uint8Array): DnsQuery {
 
   let off = HEADER_LENGTH;
   let n = 0;
+  let hash = 0x811c9dc5;
   for (;;) {
     if (off >= len) return fail(q, notimp);
     const l = buf[off]!;
@@ -119,12 +139,15 @@ export function parseQuery(buf: Uint8Array): DnsQuery {
       // A '.' inside a label would make two different wire names one text name (and one cache
       // key): refused as malformed rather than escaped.
       if (c === 0x2e) return fail(q, notimp);
-      scratch[n++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+      const lc = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+      scratch[n++] = lc;
+      hash = Math.imul(hash ^ lc, 0x01000193);
     }
+    hash = Math.imul(hash ^ 0x2e, 0x01000193);
     off = end;
   }
   if (off + 4 > len) return fail(q, notimp);
-  q.name = n === 0 ? '' : scratch.toString('latin1', 0, n);
+  q.name = n === 0 ? '' : nameString(n, hash ^ (hash >>> 15));
   q.qtype = (buf[off]! << 8) | buf[off + 1]!;
   q.qclass = (buf[off + 2]! << 8) | buf[off + 3]!;
   off += 4;
