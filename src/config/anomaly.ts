@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-const METRIC = z.enum(['messageBytesMax', 'messageBytesTotal', 'messagesSent', 'messagesReceived', 'authorizationFailures', 'authenticationFailures', 'connectionAttempts', 'disconnects', 'sourceAddresses', 'topicFanout', 'dnsLookups']);
+const METRIC = z.enum(['messageBytesMax', 'messageBytesTotal', 'messagesSent', 'messagesReceived', 'authorizationFailures', 'authenticationFailures', 'connectionAttempts', 'disconnects', 'sourceAddresses', 'topicFanout', 'dnsLookups', 'dnsNewNames', 'dnsNxdomainRate', 'dnsDgaMax', 'dnsDgaNames', 'dnsBlocked']);
 
 const threshold = z.union([
   z.strictObject({ op: z.enum(['>', '>=', '<', '<=']), value: z.number() }),
@@ -57,6 +57,9 @@ export const DEFAULT_BEHAVIOURS: readonly z.output<typeof behaviour>[] = [
   { name: 'message-size', metric: 'messageBytesMax', threshold: { baseline: 'percentile', p: 99, factor: 4, minSamples: 20, floor: 4096 }, datapointsToAlarm: 1, datapointsToClear: 3, mitigations: ['alert'] },
   { name: 'connection-flapping', metric: 'connectionAttempts', threshold: { op: '>', value: 20 }, datapointsToAlarm: 2, datapointsToClear: 3, mitigations: ['alert'] },
   { name: 'source-address-changes', metric: 'sourceAddresses', threshold: { op: '>', value: 5 }, datapointsToAlarm: 2, datapointsToClear: 3, mitigations: ['alert'] },
+  // Issue 6: three new algorithmically generated-looking names in one window (a bot walking its
+  // DGA list); one such name alone is within the score's false positives (core/dns/telemetry/dga.ts).
+  { name: 'dga-lookups', metric: 'dnsDgaNames', threshold: { op: '>=', value: 3 }, datapointsToAlarm: 1, datapointsToClear: 3, mitigations: ['alert'] },
 ];
 
 export const anomalySchema = z.strictObject({

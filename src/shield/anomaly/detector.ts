@@ -1,8 +1,8 @@
 /**
  * The anomaly detector (issue 5, point 6): per-device counters over fixed windows, fed by the
  * shield's inspector (`recordPublish`, every protocol), the security event log
- * (`onSecurityEvent`: refusals, connects, disconnects) and later the DNS firewall
- * (`recordDnsLookup`). At the end of each window every tracked device yields one data point
+ * (`onSecurityEvent`: refusals, connects, disconnects) and the DNS firewall
+ * (`recordDnsQuery`, through dns-tap.ts). At the end of each window every tracked device yields one data point
  * per metric; each behaviour that applies to the device's segment compares it with its
  * threshold and steps a small state machine (Device Defender's consecutive data points to
  * alarm and to clear). Transitions go to the sink, which runs the mitigations.
@@ -11,6 +11,7 @@
  * silent for `forgetAfterWindows` windows is forgotten, and each window's topic and address
  * sets are capped.
  */
+import { DGA_THRESHOLD } from '../../core/dns/telemetry/dga.ts';
 import type { SecurityEventInput } from '../../core/ports.ts';
 import { baselineFor, StaticBaseline, type Baseline } from './baseline.ts';
 import { classifyEvent } from './event-metrics.ts';
@@ -43,6 +44,19 @@ export interface AnomalyDetectorOptions {
   /** The segment of a device only seen in events so far (the store); asked once per device. */
   resolveSegment?: (deviceId: string) => Promise<string | null>;
   now?: () => number;
+}
+
+/** One DNS query as the detector counts it (the name is scored by core/dns/telemetry before). */
+export interface DnsQuerySample {
+  /** RCODE sent (3 = NXDOMAIN); -1 when nothing was sent. */
+  rcode: number;
+  /** The firewall blocked it (its NXDOMAIN does not count towards dnsNxdomainRate). */
+  blocked: boolean;
+  /** First time the device asked for this registrable name (as far as telemetry remembers). */
+  newName: boolean;
+  dgaScore: number;
+  /** The device's segment, when the DNS firewall knows it. */
+  segment?: string | null;
 }
 
 /** Devices looked at when one must make room for a new one. */
@@ -128,14 +142,26 @@ export class AnomalyDetector {
     if (d) d.window.messagesReceived++;
   }
 
-  /** The DNS firewall resolved a name for the device. */
-  recordDnsLookup(deviceId: string, name: string): void {
+  /**
+   * The DNS firewall answered a query of the device (dns-tap.ts scores the name first). Hot
+   * path: counters only; the name itself is not kept.
+   */
+  recordDnsQuery(deviceId: string, q: DnsQuerySample): void {
     if (!this.#s.enabled) return;
     const d = this.#touch(deviceId);
     if (!d) return;
-    d.window.active = true;
-    d.window.dnsLookups++;
-    void name;
+    if (q.segment) d.segment = q.segment;
+    const w = d.window;
+    w.active = true;
+    w.dnsLookups++;
+    if (q.blocked) w.dnsBlocked++;
+    // RFC 1035 §4.1.1 RCODE 3, Name Error; a block answered NXDOMAIN is a policy answer, not the internet's.
+    else if (q.rcode === 3) w.dnsNxdomain++;
+    if (q.dgaScore > w.dnsDgaMax) w.dnsDgaMax = q.dgaScore;
+    if (q.newName) {
+      w.dnsNewNames++;
+      if (q.dgaScore >= DGA_THRESHOLD) w.dnsDgaNames++;
+    }
   }
 
   /** Listener for the security event log (events.onEvent). */

@@ -30,8 +30,18 @@ export const METRICS = [
   'sourceAddresses',
   /** Distinct topics published to in the window. */
   'topicFanout',
-  /** DNS lookups the DNS firewall saw from the device (fed by recordDnsLookup). */
+  /** DNS lookups the DNS firewall saw from the device (fed by recordDnsQuery). */
   'dnsLookups',
+  /** Registrable names the device had not asked for before (core/dns/telemetry). */
+  'dnsNewNames',
+  /** Share of the window's lookups answered NXDOMAIN (upstream, not blocks), 0 under 10 lookups. */
+  'dnsNxdomainRate',
+  /** Highest DGA score (0..1) of a name looked up in the window. */
+  'dnsDgaMax',
+  /** New names whose DGA score reached DGA_THRESHOLD. */
+  'dnsDgaNames',
+  /** Lookups the DNS firewall blocked. */
+  'dnsBlocked',
 ] as const;
 
 export type MetricName = (typeof METRICS)[number];

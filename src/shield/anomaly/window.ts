@@ -7,6 +7,8 @@ import type { MetricName } from './types.ts';
 
 /** Distinct source addresses remembered per window. */
 const MAX_ADDRESSES = 32;
+/** Below this many lookups in a window the NXDOMAIN rate reads 0: one failed lookup is not a 100 % rate. */
+export const MIN_LOOKUPS_FOR_RATE = 10;
 
 export class DeviceWindow {
   messageBytesMax = 0;
@@ -18,6 +20,11 @@ export class DeviceWindow {
   connectionAttempts = 0;
   disconnects = 0;
   dnsLookups = 0;
+  dnsNewNames = 0;
+  dnsNxdomain = 0;
+  dnsDgaMax = 0;
+  dnsDgaNames = 0;
+  dnsBlocked = 0;
   /** Most devices use one topic and one address a window: a Set only from the second. */
   #topic: string | null = null;
   #topics: Set<string> | null = null;
@@ -57,6 +64,8 @@ export class DeviceWindow {
         return this.#topics?.size ?? (this.#topic === null ? 0 : 1);
       case 'sourceAddresses':
         return this.#addresses?.size ?? (this.#address === null ? 0 : 1);
+      case 'dnsNxdomainRate':
+        return this.dnsLookups < MIN_LOOKUPS_FOR_RATE ? 0 : this.dnsNxdomain / this.dnsLookups;
       default:
         return this[metric];
     }
@@ -72,6 +81,11 @@ export class DeviceWindow {
     this.connectionAttempts = 0;
     this.disconnects = 0;
     this.dnsLookups = 0;
+    this.dnsNewNames = 0;
+    this.dnsNxdomain = 0;
+    this.dnsDgaMax = 0;
+    this.dnsDgaNames = 0;
+    this.dnsBlocked = 0;
     this.#topic = null;
     this.#topics = null;
     this.#address = null;
