@@ -53,9 +53,9 @@ describe('DNS engine', () => {
     const out = engine.handle(bad, client, 'udp') as Buffer;
     expect(out.readUInt16BE(0)).toBe(0xabcd);
     expect(rcodeOf(out)).toBe(1);
-    expect(observer.records.map((r) => [r.outcome, r.rcode])).toEqual([
-      ['formerr', -1],
-      ['formerr', 1],
+    expect(observer.records.map((r) => [r.outcome, r.rcode, r.deviceId])).toEqual([
+      ['formerr', -1, null],
+      ['formerr', 1, 'dev-1'],
     ]);
   });
 

@@ -151,7 +151,8 @@ class Engine implements DnsEngine {
     }
     if (q.status !== PARSE_OK) {
       const rcode = q.status === PARSE_BADVERS ? RCODE_BADVERS : q.status === PARSE_NOTIMP ? RCODE_NOTIMP : RCODE_FORMERR;
-      this.#record(now, t0, client, NO_CLIENT, transport, q, rcode, rcode === RCODE_NOTIMP ? 'refused' : 'formerr', null);
+      // Who sends malformed queries matters to the telemetry; floods were cut by the limit above.
+      this.#record(now, t0, client, this.#clients.lookup(client.address), transport, q, rcode, rcode === RCODE_NOTIMP ? 'refused' : 'formerr', null);
       return buildEmptyAnswer(query, q, rcode, this.#maxUdp);
     }
     const who = this.#clients.lookup(client.address);

@@ -85,10 +85,17 @@ function isAddressInUse(err: unknown): boolean {
 async function openDnsUdp(opts: DnsListenerOptions): Promise<{ socket: UdpSocket; closed: boolean }> {
   const state: { socket: UdpSocket | null; closed: boolean } = { socket: null, closed: false };
   const engine = opts.engine;
+  const send = (answer: Buffer, port: number, address: string): void => {
+    try {
+      state.socket?.send(answer, port, address);
+    } catch (err) {
+      opts.logger.warn({ err, client: address }, 'dns: UDP send failed');
+    }
+  };
   const sendLater = (answer: Promise<Buffer | null>, port: number, address: string): void => {
     answer.then(
       (b) => {
-        if (b !== null && !state.closed) state.socket?.send(b, port, address);
+        if (b !== null && !state.closed) send(b, port, address);
       },
       (err: unknown) => opts.logger.warn({ err, client: address }, 'dns: query failed'),
     );
@@ -99,7 +106,8 @@ async function openDnsUdp(opts: DnsListenerOptions): Promise<{ socket: UdpSocket
     io: opts.io,
     bufferBytes: 4 * 1024 * 1024,
     onDatagram: (msg, address, port) => {
-      if (msg.length > MAX_UDP_QUERY || state.closed) return;
+      // Source port 0 cannot be answered (node:dgram would throw on the send): a forged source.
+      if (msg.length > MAX_UDP_QUERY || port === 0 || state.closed) return;
       let answer: Buffer | null | Promise<Buffer | null>;
       try {
         answer = engine.handle(msg, { address, port }, 'udp');
@@ -108,7 +116,7 @@ async function openDnsUdp(opts: DnsListenerOptions): Promise<{ socket: UdpSocket
         return;
       }
       if (answer === null) return;
-      if (answer instanceof Uint8Array) state.socket?.send(answer, port, address);
+      if (answer instanceof Uint8Array) send(answer, port, address);
       else sendLater(answer, port, address);
     },
     onError: (err) => opts.logger.warn({ err }, 'dns: UDP socket error'),
