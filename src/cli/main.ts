@@ -14,6 +14,7 @@ import { registerOperatorCommands } from './operator.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerStartCommand } from './start.ts';
 import { registerBanCommands } from './ban.ts';
+import { registerDnsCommands } from './dns.ts';
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registerEventsCommands(program);
 registerPolicyCommands(program);
 registerOperatorCommands(program);
 registerBanCommands(program);
+registerDnsCommands(program);
 
 try {
   await program.parseAsync(process.argv);
