@@ -217,6 +217,25 @@ describe('DNS cache', () => {
     expect(engine.cache.size).toBe(0);
   });
 
+  it('a slow upstream with an expired answer at hand: stale after the client response timer, cache refreshed later (RFC 8767 §5)', async () => {
+    const clock = { t: 1_700_000_000_000 };
+    const upstream = fakeUpstream(() => ({ ttl: 10 }));
+    const observer = recordingObserver();
+    const engine = createDnsEngine({ config: dnsConfig(), filter: fakeFilter(), clients: fakeClients(), upstream, observer, now: () => clock.t, staleAfterMs: 50 });
+    await ask(engine, 'slow.example');
+    clock.t += 20_000;
+    upstream.hold = true;
+    upstream.answer = () => ({ ttl: 600 });
+    const started = Date.now();
+    const stale = await ask(engine, 'slow.example');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(ttls(stale)).toEqual([30]);
+    expect(observer.records.at(-1)?.outcome).toBe('stale');
+    upstream.release();
+    await new Promise((r) => setImmediate(r));
+    expect(ttls(engine.handle(makeQuery('slow.example'), client, 'udp') as Buffer)).toEqual([600]);
+  });
+
   it('upstream failing and nothing stale: SERVFAIL', async () => {
     const { upstream, engine } = setup();
     upstream.failing = true;

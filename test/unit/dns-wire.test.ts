@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EDE_BLOCKED } from '../../src/protocols/dns/edns.ts';
 import { buildBlockedAnswer, buildEmptyAnswer, buildUpstreamQuery } from '../../src/protocols/dns/responses.ts';
 import {
+  MAX_QUERY_LENGTH,
   PARSE_BADVERS,
   PARSE_DROP,
   PARSE_FORMERR,
@@ -103,6 +104,12 @@ describe('parseQuery', () => {
     // 253 characters (255 wire octets) is the longest legal name.
     const max = Array.from({ length: 3 }, () => [63, ...Buffer.alloc(63, 0x61)]).flat();
     expect(parseQuery(Buffer.from([...header(7, 1), ...max, 61, ...Buffer.alloc(61, 0x62), 0, 0, 1, 0, 1])).status).toBe(PARSE_OK);
+  });
+
+  it('a query longer than MAX_QUERY_LENGTH is FORMERR (oversized)', () => {
+    const q = makeQuery('a.example');
+    const big = Buffer.concat([q, Buffer.alloc(MAX_QUERY_LENGTH)]);
+    expect(parseQuery(big)).toMatchObject({ status: PARSE_FORMERR, id: 0x1234 });
   });
 
   it('a compression pointer in the question (incl. a self loop) is FORMERR', () => {

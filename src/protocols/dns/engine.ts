@@ -61,6 +61,11 @@ export interface DnsEngineOptions {
   /** ms since epoch; injected by tests to move time. */
   now?: () => number;
   events?: Pick<EventLog, 'record'>;
+  /**
+   * RFC 8767 §5 client response timer: with an expired answer at hand, wait at most this long
+   * for the upstream before answering stale (default 1800 ms, the RFC's suggestion).
+   */
+  staleAfterMs?: number;
 }
 
 export interface DnsEngineStats {
@@ -112,6 +117,7 @@ class Engine implements DnsEngine {
   readonly #refuseAny: boolean;
   readonly #prefetch: boolean;
   readonly #prefetchHits: number;
+  readonly #staleAfterMs: number;
 
   constructor(opts: DnsEngineOptions) {
     this.#cfg = opts.config;
@@ -128,6 +134,7 @@ class Engine implements DnsEngine {
     this.#refuseAny = c.abuse.refuseAny;
     this.#prefetch = c.cache.prefetch;
     this.#prefetchHits = c.cache.prefetchHits;
+    this.#staleAfterMs = opts.staleAfterMs ?? 1800;
   }
 
   handle(query: Buffer, client: DnsClientAddress, transport: DnsTransport): Buffer | null | Promise<Buffer | null> {
@@ -199,8 +206,12 @@ class Engine implements DnsEngine {
   async #miss(query: Buffer, q: DnsQuery, client: DnsClientAddress, who: DnsClientIdentity, transport: DnsTransport, t0: number): Promise<Buffer | null> {
     const at = this.#clock();
     let fresh: CacheEntry | null = null;
+    const expired = this.cache.get(q.name, q.qtype, q.qclass, q.dnssecOk);
     try {
-      fresh = await this.#fetch(query, q);
+      const fetching = this.#fetch(query, q);
+      // With a stale answer at hand the client waits at most staleAfterMs; the fetch goes on and
+      // refreshes the cache when it lands.
+      fresh = expired !== undefined && at <= expired.staleUntil ? await withTimer(fetching, this.#staleAfterMs) : await fetching;
     } catch (err) {
       this.stats.upstreamFailures++;
       this.#events?.record('dns.upstream_failed', 'warning', 'upstream', null, { error: err instanceof Error ? err.message : String(err) });
@@ -285,4 +296,21 @@ class Engine implements DnsEngine {
       // An observer's fault must not cost the client its answer.
     }
   }
+}
+
+/** `p`'s value, or null when `ms` pass first (p's later rejection is then ignored). */
+function withTimer<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  return new Promise<T | null>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }

@@ -13,7 +13,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { openUdpSocket, type UdpIo, type UdpSocket } from '../coap/udp-socket.ts';
 import type { DnsClientAddress, DnsEngine } from './engine.ts';
-import { HEADER_LENGTH } from './wire.ts';
+import { HEADER_LENGTH, MAX_QUERY_LENGTH } from './wire.ts';
 
 export interface DnsListenerLogger {
   warn(obj: object, msg: string): void;
@@ -44,10 +44,6 @@ export interface DnsListeners {
 }
 
 const DEFAULT_TCP: DnsTcpLimits = { idleTimeoutMs: 10_000, maxConnections: 1000, maxInflightPerConnection: 32 };
-/** A query is one question and an OPT (with a cookie or padding): far below this. */
-const MAX_TCP_QUERY = 4096;
-/** Largest datagram read as a query (anything bigger is no query we answer). */
-const MAX_UDP_QUERY = 65_535;
 const BIND_ATTEMPTS = 8;
 /** Past this much unsent answer data, stop reading the connection until it drains. */
 const MAX_WRITE_BUFFER = 256 * 1024;
@@ -107,7 +103,7 @@ async function openDnsUdp(opts: DnsListenerOptions): Promise<{ socket: UdpSocket
     bufferBytes: 4 * 1024 * 1024,
     onDatagram: (msg, address, port) => {
       // Source port 0 cannot be answered (node:dgram would throw on the send): a forged source.
-      if (msg.length > MAX_UDP_QUERY || port === 0 || state.closed) return;
+      if (msg.length > MAX_QUERY_LENGTH || port === 0 || state.closed) return;
       let answer: Buffer | null | Promise<Buffer | null>;
       try {
         answer = engine.handle(msg, { address, port }, 'udp');
@@ -193,7 +189,7 @@ function serveConnection(sock: Socket, opts: DnsListenerOptions, limits: DnsTcpL
     while (pending !== null && !sock.destroyed && inflight < limits.maxInflightPerConnection) {
       if (pending.length < 2) break;
       const n = (pending[0]! << 8) | pending[1]!;
-      if (n < HEADER_LENGTH || n > MAX_TCP_QUERY) {
+      if (n < HEADER_LENGTH || n > MAX_QUERY_LENGTH) {
         sock.destroy();
         return;
       }
@@ -215,7 +211,7 @@ function serveConnection(sock: Socket, opts: DnsListenerOptions, limits: DnsTcpL
       }
     }
     // A partial frame already longer than any query will never become one.
-    if (pending !== null && pending.length >= 2 && ((pending[0]! << 8) | pending[1]!) > MAX_TCP_QUERY) {
+    if (pending !== null && pending.length >= 2 && ((pending[0]! << 8) | pending[1]!) > MAX_QUERY_LENGTH) {
       sock.destroy();
       return;
     }

@@ -44,6 +44,11 @@ const MAX_NAME = 255;
 const MAX_LABEL = 63;
 /** The most compression pointers one name may take; a loop hits this long before anything else. */
 const MAX_POINTER_JUMPS = 64;
+/**
+ * The largest query we read: one question and an OPT (a cookie, padding to a 468-octet block,
+ * RFC 8467) stay far below it. Longer ones are FORMERR on UDP/DoH and close a TCP connection.
+ */
+export const MAX_QUERY_LENGTH = 4096;
 /** RFC 6891 §6.2.5: an advertised payload size below 512 is treated as 512. */
 const MIN_UDP_PAYLOAD = 512;
 
@@ -112,6 +117,10 @@ export function parseQuery(buf: Uint8Array): DnsQuery {
   const ancount = (buf[6]! << 8) | buf[7]!;
   const nscount = (buf[8]! << 8) | buf[9]!;
   const arcount = (buf[10]! << 8) | buf[11]!;
+  if (len > MAX_QUERY_LENGTH) {
+    q.status = PARSE_FORMERR;
+    return q;
+  }
   const notimp = q.opcode !== 0;
   // RFC 1035 §4.1.2 allows several questions; no server answers them, and one is all a cache keys on.
   if (qdcount !== 1) {
