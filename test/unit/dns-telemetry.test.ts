@@ -63,7 +63,7 @@ describe('per-device telemetry', () => {
     expect(t.observe('cam-1', 'xjwqkzptvbnrml.com').dgaScore).toBeGreaterThan(0.9);
   });
 
-  it('memory is bounded per device (least recently asked forgotten) and in devices', () => {
+  it('memory is bounded per device and in devices; CLOCK eviction spares what was asked again', () => {
     const t = new DnsDeviceTelemetry({ model, maxNamesPerDevice: 3, maxDevices: 2 });
     for (const n of ['a.com', 'b.com', 'c.com']) t.observe('d1', n);
     t.observe('d1', 'a.com'); // refreshes a
@@ -72,10 +72,11 @@ describe('per-device telemetry', () => {
     expect(t.observe('d1', 'a.com').newName).toBe(false);
     expect(t.observe('d1', 'b.com').newName).toBe(true);
     t.observe('d2', 'a.com');
-    t.observe('d3', 'a.com'); // evicts d1, the least recently active
+    t.observe('d3', 'a.com'); // d1 was active again since it came (second chance): d2, asked once, goes
     expect(t.trackedDevices).toBe(2);
-    expect(t.namesOf('d1')).toBe(0);
-    expect(t.observe('d2', 'a.com').newName).toBe(false);
+    expect(t.namesOf('d2')).toBe(0);
+    expect(t.namesOf('d1')).toBe(3);
+    expect(t.observe('d3', 'a.com').newName).toBe(false);
   });
 
   it('property: never more than the caps, whatever the traffic', () => {

@@ -36,15 +36,17 @@ export interface DgaFeatures {
   entropy: number;
 }
 
+/** Per-character counts for the entropy, reused (single-threaded, never re-entered). */
+const counts = new Int32Array(256);
+
 export function dgaFeatures(label: string, model: BigramModel): DgaFeatures {
   const s = model.surprise(label);
   let run = 0;
   let longest = 0;
   let digits = 0;
-  const counts = new Map<number, number>();
   for (let i = 0; i < label.length; i++) {
     const c = label.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    counts[c & 255]!++;
     if (c >= 48 && c <= 57) digits++;
     // a e i o u y count as vowels; digits and hyphens break a run.
     if (c >= 97 && c <= 122 && c !== 97 && c !== 101 && c !== 105 && c !== 111 && c !== 117 && c !== 121) {
@@ -53,9 +55,13 @@ export function dgaFeatures(label: string, model: BigramModel): DgaFeatures {
     } else run = 0;
   }
   let entropy = 0;
-  for (const n of counts.values()) {
+  for (let i = 0; i < label.length; i++) {
+    const k = label.charCodeAt(i) & 255;
+    const n = counts[k]!;
+    if (n === 0) continue; // this character was already counted
     const p = n / label.length;
     entropy -= p * Math.log2(p);
+    counts[k] = 0;
   }
   return {
     label,

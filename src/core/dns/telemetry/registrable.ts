@@ -16,9 +16,8 @@ export function registrableName(name: string): string {
   if (last < 0) return name;
   const second = name.lastIndexOf('.', last - 1);
   if (second < 0) return name;
-  const tld = name.slice(last + 1);
-  const sld = name.slice(second + 1, last);
-  if (tld.length === 2 && CC_SECOND_LEVEL.has(sld)) {
+  // Only a two-letter TLD with a short second-level label can be a `co.uk`-style suffix: no slice otherwise.
+  if (name.length - last === 3 && last - second <= 5 && CC_SECOND_LEVEL.has(name.slice(second + 1, last))) {
     const third = name.lastIndexOf('.', second - 1);
     return third < 0 ? name : name.slice(third + 1);
   }
