@@ -111,6 +111,8 @@ export class ListBuilder {
   end(): CompiledList {
     if (this.#carry.length > 0) this.#line(this.#carry);
     this.#carry = '';
+    this.#block.compact();
+    this.#allow.compact();
     return {
       kind: this.#kind,
       block: this.#block,

@@ -1,13 +1,14 @@
 /**
  * One set of domain rules (a list's block rules, or its allow rules) and the lookup the filter
- * runs on every query. Exact names and "this name and all its subdomains" share one
- * Map<canonical name, flags>: a lookup walks the query's suffixes (`a.b.example.com`,
- * `b.example.com`, `example.com`, `com`), so it costs at most one hash lookup per label whatever
- * the list's size. Globs and regular expressions, rare in practice, run only when the list has
+ * runs on every query. Exact names and "this name and all its subdomains" share one hash table
+ * of names with flags (name-table.ts): a lookup walks the query's suffixes (`com`,
+ * `example.com`, `b.example.com`, `a.b.example.com`), so it costs one hash probe per label
+ * whatever the list's size. The most specific matching rule names the verdict. Globs and regular expressions, rare in practice, run only when the list has
  * some. The rule text in a verdict is rebuilt from the flags (`||x^`, `*.x`, `x`) rather than
  * kept per entry: a million copies of the text would double the memory of a large list.
  */
 import { globMatch } from './glob.ts';
+import { NameTable } from './name-table.ts';
 
 /** The name itself (hosts lines, plain domain lists). */
 export const EXACT = 1;
@@ -16,6 +17,8 @@ export const SUBTREE_ADBLOCK = 2;
 /** The name and every subdomain, written `*.name` (Pi-hole's wildcard includes the apex). */
 export const SUBTREE_WILDCARD = 4;
 const SUBTREE = SUBTREE_ADBLOCK | SUBTREE_WILDCARD;
+/** matchSuffix's out-parameter; lookups are synchronous, so one buffer serves all. */
+const flagsOut = new Uint8Array(1);
 
 export interface GlobRule {
   readonly pattern: string;
@@ -30,14 +33,18 @@ export interface RegexRule {
 }
 
 export class DomainMatcher {
-  readonly #names = new Map<string, number>();
+  readonly #names = new NameTable();
   readonly #globs: GlobRule[] = [];
   readonly #regexes: RegexRule[] = [];
 
   /** Adds a name rule; `flag` is EXACT, SUBTREE_ADBLOCK or SUBTREE_WILDCARD. */
   addName(name: string, flag: number): void {
-    const had = this.#names.get(name);
-    this.#names.set(name, had === undefined ? flag : had | flag);
+    this.#names.add(name, flag);
+  }
+
+  /** Frees spare capacity once every rule is in. */
+  compact(): void {
+    this.#names.compact();
   }
 
   addGlob(rule: GlobRule): void {
@@ -55,16 +62,11 @@ export class DomainMatcher {
 
   /** The rule text that matches `name` (canonical), or null. Most specific name first. */
   match(name: string): string | null {
-    const names = this.#names;
-    if (names.size > 0) {
-      const own = names.get(name);
-      if (own !== undefined) return ruleText(name, own);
-      let dot = name.indexOf('.');
-      while (dot !== -1) {
-        const suffix = name.slice(dot + 1);
-        const flags = names.get(suffix);
-        if (flags !== undefined && (flags & SUBTREE) !== 0) return ruleText(suffix, flags & SUBTREE);
-        dot = name.indexOf('.', dot + 1);
+    if (this.#names.size > 0) {
+      const at = this.#names.matchSuffix(name, EXACT | SUBTREE, SUBTREE, flagsOut);
+      if (at !== -1) {
+        const flags = flagsOut[0] ?? 0;
+        return ruleText(at === 0 ? name : name.slice(at), at === 0 ? flags : flags & SUBTREE);
       }
     }
     if (this.#globs.length > 0) {
