@@ -35,6 +35,8 @@ import { startAdmissionShield } from './shield/bans/from-config.ts';
 import { banRoutes } from './protocols/http/ban-routes.ts';
 import { KernelBanFilter } from './shield/kernel-filter/listener-filter.ts';
 import { addressOf } from './shield/anomaly/window.ts';
+import { createDnsFirewall, type DnsFirewall } from './dns-firewall.ts';
+import { DeviceAuth } from './protocols/http/device-auth.ts';
 import { startAnomalyDetection, type AnomalyDetection } from './shield/anomaly/start.ts';
 import { openSecretBox } from './store/master-key.ts';
 import { ensurePki } from './store/pki-files.ts';
@@ -130,7 +132,15 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const topicRules = createTopicRulesStep(config.shield.waf.topics);
   if (topicRules) steps.push(topicRules);
   steps.push(createWafStep(config.shield.waf, events));
-  const inspector = createShieldInspector(config, events, { steps, onPassed: anomaly.onPassed });
+  // The DNS firewall (issue 6); its directory learns each device's address from passed messages and connects.
+  let dnsFirewall: DnsFirewall | null = null;
+  const inspector = createShieldInspector(config, events, {
+    steps,
+    onPassed: (m) => {
+      anomaly.onPassed(m);
+      dnsFirewall?.onPassed(m);
+    },
+  });
   const mqtt = new MqttServer({ broker, authenticator, policy, events, throttle, preAuth: admitting.preAuth, limits, inspector, queues: exchanges.queues, shadows: exchanges.shadows, commands: exchanges.commands }, admission);
   admitting.bans.onBan(() => mqtt.closeBanned(admitting.bans));
   const crl = new CrlCache(pki.ca, store);
@@ -153,6 +163,12 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const changes = new ChangeWatcher(store.changes, liveChangeHandlers({ store, config, policy, broker, mqtt, events, deviceMessaging }));
   await changes.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
+  if (config.listeners.dns.enabled) {
+    const dohAuth = new DeviceAuth({ authenticator, policy, throttle, events, messaging: deviceMessaging, isBanned: (id) => admitting.bans.match({ username: id, clientId: id }) !== null });
+    dnsFirewall = await createDnsFirewall({ config, store, events, logger, detector: config.shield.anomaly.enabled ? anomaly.detector : null, auth: dohAuth });
+    const firewall = dnsFirewall;
+    events.onRecord((e) => firewall.onEvent(e));
+  }
   // Route groups of the HTTPS listener (protocols/http/app.ts); each is a fastify plugin.
   const httpRoutes: RouteGroup[] = [pkiRoutes({ caChainPem: pki.caChainPem, crl: () => crl.get() })];
   // Operators with enforced MFA (issue 3, point 5); no default account, the first admin comes from the setup secret.
@@ -160,6 +176,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const admin = adminApi({ store, events, secrets, throttle, setupSecret: setupSecretPort(dataDir), checkPassword: (username, password) => credentialChecker.assert({ username, secret: password }), afterRevoke: () => revocations.poll() });
   httpRoutes.push(...admin.routes);
   httpRoutes.push(banRoutes({ bans: admitting.bans, service: admin.service }));
+  if (dnsFirewall) httpRoutes.push(...dnsFirewall.routes);
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
   // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
@@ -186,9 +203,11 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
     }
     coap = await startCoapListeners({ messaging: deviceMessaging, policy, events, banned: (address) => admitting.bans.match({ address }) !== null, resources: coapExchangeResources(exchanges), dtls: { store, secrets, cert: tls } }, l);
     bound.push(...coap.bound);
+    if (dnsFirewall) bound.push(await dnsFirewall.listen());
     if (coap.udpIo === 'node' && l.coap.io === 'auto') logger.info('CoAP over UDP uses node:dgram: the batched I/O addon is not built here (scripts/build-native.sh needs a C compiler and Node headers)');
   } catch (err) {
     for (const b of bound) await b.close();
+    await dnsFirewall?.stop();
     mqtt.shutdown();
     admitting.stop();
     await store.close();
@@ -242,6 +261,7 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
       await replay.flush();
       await anomaly.stop();
       await Promise.all(bound.map((b) => b.close()));
+      await dnsFirewall?.stop();
       await broker.close();
       events.record('gateway.stopped', 'info');
       await events.flush();

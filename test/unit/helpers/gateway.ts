@@ -11,7 +11,7 @@ export interface TestGateway {
   gateway: Gateway;
   config: PalisadeConfig;
   dataDir: string;
-  port(name: 'mqtt' | 'mqtts' | 'https' | 'coap' | 'coaps'): number;
+  port(name: 'mqtt' | 'mqtts' | 'https' | 'coap' | 'coaps' | 'dns'): number;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -24,7 +24,7 @@ export async function startTestGateway(overrides: DeepPartial<ConfigInput> = {},
     dataDir: dir,
     hostnames: ['localhost', '127.0.0.1'],
     log: { level: 'silent' },
-    listeners: { mqtt: { port: 0 }, mqtts: { port: 0, host: '127.0.0.1' }, https: { port: 0, host: '127.0.0.1' }, coap: { port: 0 }, coaps: { port: 0, host: '127.0.0.1' } },
+    listeners: { mqtt: { port: 0 }, mqtts: { port: 0, host: '127.0.0.1' }, https: { port: 0, host: '127.0.0.1' }, coap: { port: 0 }, coaps: { port: 0, host: '127.0.0.1' }, dns: { port: 0 } },
     mqtt: { sysIntervalSeconds: 0 },
   };
   const config = loadConfig({ overrides: merge(base, overrides) });

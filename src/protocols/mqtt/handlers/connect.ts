@@ -51,7 +51,7 @@ export async function handleConnect(conn: MqttConnection, p: IConnectPacket): Pr
       onAccepted: (session, sessionPresent) => {
         conn.session = session;
         sendConnack(conn, sessionPresent, assigned, expiry, keepAlive);
-        conn.record('mqtt.connected', 'info', { authMethod: conn.principal?.authMethod, version: conn.version, sessionPresent });
+        conn.record('mqtt.connected', 'info', { authMethod: conn.principal?.authMethod, segment: conn.principal?.segment, version: conn.version, sessionPresent });
         // A resumed session keeps only what today's policy allows (it may have changed while offline).
         if (sessionPresent) {
           for (const d of dropRevokedSubscriptions(conn.services.broker, session, conn.policy!, { source: conn.remoteAddress })) {
