@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { DnsConfig } from '../../src/config/dns.ts';
 import type { BlockedAnswer, DnsFilter } from '../../src/core/dns/types.ts';
 import { createDnsEngine } from '../../src/protocols/dns/engine.ts';
+import { ResponseRateLimiter } from '../../src/protocols/dns/response-rate.ts';
 import { decode, dnsConfig, fakeClients, fakeFilter, fakeUpstream, makeQuery, rcodeOf, recordingObserver } from './helpers/dns-engine-fakes.ts';
 
 const client = { address: '192.0.2.10', port: 5000 };
@@ -127,6 +128,12 @@ describe('DNS engine', () => {
     expect(engine.handle(makeQuery('x.example'), client, 'udp')).toBeNull();
     // DoH is not limited here (HTTP's own limits apply).
     expect(engine.handle(makeQuery('x.example'), client, 'doh')).not.toBeNull();
+  });
+
+  it('the table of per-client buckets stays bounded', () => {
+    const limiter = new ResponseRateLimiter(10, 5, 100);
+    for (let i = 0; i < 1000; i++) expect(limiter.allow(`10.0.${i >> 8}.${i & 255}`, 0)).toBe(true);
+    expect(limiter.size).toBeLessThanOrEqual(100);
   });
 
   it('blocked names: NXDOMAIN / 0.0.0.0 / REFUSED, synchronously, without the upstream; recorded with the rule', () => {

@@ -198,6 +198,20 @@ describe('DNS listeners', () => {
     c.sock.destroy();
   });
 
+  it('connections past maxConnections are closed; the others keep working', async () => {
+    const { l } = await start({ maxConnections: 2 });
+    const a = tcpClient(l.port);
+    const b = tcpClient(l.port);
+    await Promise.all([a, b].map((c) => new Promise((r) => c.sock.once('connect', r))));
+    await new Promise((r) => setTimeout(r, 50));
+    const c = tcpClient(l.port);
+    await c.until(() => c.isClosed());
+    a.sock.write(frame(makeQuery('blocked.example', { id: 1 })));
+    await a.until(() => a.answers.length === 1);
+    a.sock.destroy();
+    b.sock.destroy();
+  });
+
   it('an idle connection is closed (RFC 7766 §6.2.3)', async () => {
     const { l } = await start({ idleTimeoutMs: 200 });
     const c = tcpClient(l.port);
