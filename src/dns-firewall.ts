@@ -8,6 +8,7 @@
  * Lists load before the listeners open: a resolver that answered before its block lists were in
  * force would resolve, for a moment, exactly what it exists to refuse.
  */
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { PalisadeConfig } from './config/schema.ts';
 import { LearnedClientDirectory } from './core/dns/client-directory.ts';
@@ -20,6 +21,7 @@ import type { InboundMessage } from './core/messaging/inspection.ts';
 import type { RouteGroup } from './protocols/http/app.ts';
 import type { DeviceAuth } from './protocols/http/device-auth.ts';
 import { dohRoutes } from './protocols/dns/doh-routes.ts';
+import { createDohH2, type DohH2 } from './protocols/dns/doh-h2.ts';
 import { createDnsEngine, type DnsEngine } from './protocols/dns/engine.ts';
 import { startDnsListeners } from './protocols/dns/listeners.ts';
 import { ListSources, withBundledThreatList } from './protocols/dns/list-sources.ts';
@@ -44,6 +46,8 @@ export interface DnsFirewall {
   readonly directory: LearnedClientDirectory;
   /** DoH at /dns-query (empty when listeners.dns.doh is off). */
   readonly routes: RouteGroup[];
+  /** For the HTTPS listener: h2-only clients (DoH stub resolvers) served over HTTP/2. */
+  readonly h2Only: ((socket: TLSSocket) => void) | null;
   /** Tap for the shield inspector: every passed message teaches the directory its sender's address. */
   onPassed(m: InboundMessage): void;
   /** Event-log observer: MQTT connects and segment moves. */
@@ -78,16 +82,23 @@ export async function createDnsFirewall(deps: DnsFirewallDeps): Promise<DnsFirew
   const upstream = createUpstream({ upstreams: dns.upstreams, timeoutMs: dns.timeoutMs, logger, events });
   const observers: DnsQueryObserver[] = [];
   const queryLog = dns.queryLog.enabled ? new DnsQueryLogWriter({ repo: store.dnsQueries, events, retentionDays: dns.queryLog.retentionDays }) : null;
-  if (queryLog) observers.push(queryLog);
+  if (queryLog) {
+    queryLog.start();
+    observers.push(queryLog);
+  }
   if (deps.detector) observers.push(new DnsAnomalyTap(deps.detector));
   const engine = createDnsEngine({ config: dns, filter, clients: directory, upstream, observer: observers.length > 0 ? fanOut(...observers) : null, events });
-  const routes = config.listeners.https.enabled && config.listeners.dns.doh ? [dohRoutes({ engine, directory, auth: deps.auth, events })] : [];
+  const doh = config.listeners.https.enabled && config.listeners.dns.doh;
+  const dohDeps = { engine, directory, auth: deps.auth, events };
+  const routes = doh ? [dohRoutes(dohDeps)] : [];
+  const h2: DohH2 | null = doh ? createDohH2(dohDeps) : null;
   let closeListeners: (() => Promise<void>) | null = null;
 
   return {
     engine,
     directory,
     routes,
+    h2Only: h2 ? (socket) => h2.serve(socket) : null,
     onPassed(m) {
       directory.learn(m.source, m.principal.id, m.principal.segment);
     },
@@ -105,6 +116,7 @@ export async function createDnsFirewall(deps: DnsFirewallDeps): Promise<DnsFirew
     },
     async stop() {
       sources.close();
+      h2?.close();
       if (closeListeners) await closeListeners();
       await upstream.close();
       await queryLog?.close();

@@ -5,17 +5,23 @@
  *   GET  /dns-query?dns=<base64url query>               RFC 8484 §4.1
  *   POST /dns-query  Content-Type: application/dns-message
  *
+ * Served over HTTP/1.1 by the HTTPS app (this file's fastify routes) and over HTTP/2 for
+ * clients that speak only h2 (doh-h2.ts; RFC 8484 §5.2 recommends HTTP/2, and stub resolvers
+ * such as kdig offer nothing else). Both call `answerDoh`.
+ *
  * Who asks: a device that presents its credentials (client certificate or device token, as on
  * the device API) is known by them, and its address is learned for the directory; otherwise the
  * source address must already map to a device or a `dns.clients` block. Anyone else gets 401:
  * the HTTPS port usually faces the network, and an open resolver there would serve the world.
  */
+import type { TLSSocket } from 'node:tls';
 import dnsPacket from 'dns-packet';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { DnsClientDirectory, DnsTransport } from '../../core/dns/types.ts';
 import type { EventLog } from '../../core/events/event-log.ts';
-import type { DeviceAuth } from '../http/device-auth.ts';
 import type { RouteGroup } from '../http/app.ts';
+import type { DeviceAuth } from '../http/device-auth.ts';
+import { toHttpError } from '../http/errors.ts';
 
 export interface DnsQueryHandler {
   handle(query: Buffer, client: { address: string; port: number }, transport: DnsTransport): Buffer | null | Promise<Buffer | null>;
@@ -29,16 +35,31 @@ export interface DohDeps {
   events: Pick<EventLog, 'record'>;
 }
 
-const MEDIA_TYPE = 'application/dns-message';
+/** What answerDoh needs of a request, whatever the HTTP version. */
+export interface DohRequest {
+  method: string;
+  /** Path and query as sent. */
+  url: string;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  socket: TLSSocket;
+  /** POST body (already bounded by the caller), null for GET. */
+  body: Buffer | null;
+}
+
+export interface DohReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+}
+
+export const DOH_PATH = '/dns-query';
+export const DOH_MEDIA_TYPE = 'application/dns-message';
 /** RFC 8484 §6: a DNS message over HTTP is at most 65535 bytes. */
-const MAX_MESSAGE = 65_535;
+export const DOH_MAX_MESSAGE = 65_535;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-function hasCredentials(req: FastifyRequest): boolean {
-  if (req.headers.authorization !== undefined) return true;
-  const socket = req.socket as { authorized?: boolean };
-  return socket.authorized === true;
-}
+const json = (status: number, body: object, headers: Record<string, string> = {}): DohReply => ({ status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) });
 
 /** RFC 8484 §5.1: freshness no longer than the smallest TTL in the answer. */
 function maxAge(answer: Buffer): number {
@@ -51,47 +72,66 @@ function maxAge(answer: Buffer): number {
   }
 }
 
+function queryOf(req: DohRequest): Buffer | DohReply {
+  if (req.method === 'GET') {
+    const dns = new URLSearchParams(req.url.split('?')[1] ?? '').get('dns');
+    if (dns === null || dns.length === 0 || !BASE64URL.test(dns) || dns.length > Math.ceil((DOH_MAX_MESSAGE * 4) / 3)) {
+      return json(400, { error: 'the dns parameter must be a base64url DNS message (RFC 8484 §4.1)' });
+    }
+    return Buffer.from(dns, 'base64url');
+  }
+  if (req.method === 'POST') {
+    if ((req.contentType ?? '').split(';')[0]!.trim().toLowerCase() !== DOH_MEDIA_TYPE || req.body === null) return json(415, { error: `Content-Type must be ${DOH_MEDIA_TYPE}` });
+    return req.body;
+  }
+  return json(405, { error: 'GET or POST' }, { allow: 'GET, POST' });
+}
+
+export async function answerDoh(deps: DohDeps, req: DohRequest): Promise<DohReply> {
+  const query = queryOf(req);
+  if (!Buffer.isBuffer(query)) return query;
+  const address = req.socket.remoteAddress ?? '';
+  const port = req.socket.remotePort ?? 0;
+  const source = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  if (req.authorization !== undefined || req.socket.authorized) {
+    try {
+      // The device API's checks (throttle, bans, revocation) and their events.
+      const shim = { headers: { authorization: req.authorization }, socket: req.socket, method: req.method, url: req.url } as unknown as FastifyRequest;
+      const ctx = await deps.auth.contextOf(shim);
+      deps.directory.learn(source, ctx.principal.id, ctx.principal.segment);
+    } catch (err) {
+      const e = toHttpError(err);
+      return json(e.status, e.body, e.retryAfter !== undefined ? { 'retry-after': String(e.retryAfter) } : {});
+    }
+  } else if (deps.directory.lookup(address).segment === null) {
+    deps.events.record('dns.doh_unauthenticated', 'warning', { source });
+    return json(401, { error: 'device credentials required for DNS over HTTPS from an unknown address', code: 'PAL_ERR_AUTH_NO_CREDENTIALS' });
+  }
+  const response = await deps.engine.handle(query, { address, port }, 'doh');
+  if (response === null) {
+    // Unreadable, or over the per-client response rate: HTTP's own words for both.
+    return query.length < 12 ? json(400, { error: 'not a DNS message' }) : json(429, { error: 'too many DNS queries' }, { 'retry-after': '1' });
+  }
+  return { status: 200, headers: { 'content-type': DOH_MEDIA_TYPE, 'cache-control': `max-age=${maxAge(response)}` }, body: response };
+}
+
+/** The HTTP/1.1 side, as a route group of the HTTPS app. */
 export function dohRoutes(deps: DohDeps): RouteGroup {
   const plugin: FastifyPluginAsync = (app) => {
-    app.addContentTypeParser(MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: MAX_MESSAGE }, (_req, body, done) => done(null, body));
-
-    const answer = async (req: FastifyRequest, reply: FastifyReply, query: Buffer): Promise<void> => {
-      const address = req.socket.remoteAddress ?? '';
-      const source = `${address.includes(':') ? `[${address}]` : address}:${req.socket.remotePort ?? 0}`;
-      if (hasCredentials(req)) {
-        // 401/403/429 from the device API's checks, with their events, on failure.
-        const ctx = await deps.auth.contextOf(req);
-        deps.directory.learn(source, ctx.principal.id, ctx.principal.segment);
-      } else if (deps.directory.lookup(address).segment === null) {
-        deps.events.record('dns.doh_unauthenticated', 'warning', { source });
-        await reply.code(401).send({ error: 'device credentials required for DNS over HTTPS from an unknown address', code: 'PAL_ERR_AUTH_NO_CREDENTIALS' });
-        return;
-      }
-      const response = await deps.engine.handle(query, { address, port: req.socket.remotePort ?? 0 }, 'doh');
-      if (response === null) {
-        // Unreadable, or over the per-client response rate: HTTP's own words for both.
-        if (query.length < 12) {
-          await reply.code(400).send({ error: 'not a DNS message' });
-          return;
-        }
-        await reply.code(429).header('retry-after', '1').send({ error: 'too many DNS queries' });
-        return;
-      }
-      await reply.code(200).type(MEDIA_TYPE).header('cache-control', `max-age=${maxAge(response)}`).send(response);
+    app.addContentTypeParser(DOH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: DOH_MAX_MESSAGE }, (_req, body, done) => done(null, body));
+    const handler = async (req: FastifyRequest, reply: import('fastify').FastifyReply): Promise<void> => {
+      const r = await answerDoh(deps, {
+        method: req.method,
+        url: req.url,
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        socket: req.socket as TLSSocket,
+        body: Buffer.isBuffer(req.body) ? req.body : null,
+      });
+      await reply.code(r.status).headers(r.headers).send(r.body);
     };
-
-    app.get('/dns-query', async (req, reply) => {
-      const dns = (req.query as Record<string, unknown>).dns;
-      if (typeof dns !== 'string' || dns.length === 0 || !BASE64URL.test(dns) || dns.length > Math.ceil((MAX_MESSAGE * 4) / 3)) {
-        return reply.code(400).send({ error: 'the dns parameter must be a base64url DNS message (RFC 8484 §4.1)' });
-      }
-      return answer(req, reply, Buffer.from(dns, 'base64url'));
-    });
-
-    app.post('/dns-query', async (req, reply) => {
-      if (!Buffer.isBuffer(req.body)) return reply.code(415).send({ error: `Content-Type must be ${MEDIA_TYPE}` });
-      return answer(req, reply, req.body);
-    });
+    app.get(DOH_PATH, handler);
+    app.post(DOH_PATH, handler);
     return Promise.resolve();
   };
   return plugin;

@@ -111,6 +111,31 @@ export interface HttpsListenerOptions {
    * mountHttpApp); returns what to close on shutdown.
    */
   mount: (server: HttpsServer) => Promise<{ close(): Promise<void> }>;
+  /**
+   * Serves TLS connections from clients that offer only `h2` in ALPN (DoH stub resolvers,
+   * RFC 8484 §5.2). Everyone who offers http/1.1 keeps HTTP/1.1. Without it, no ALPN is chosen.
+   */
+  h2Only?: (socket: TLSSocket) => void;
+}
+
+/**
+ * ALPN (RFC 7301) when an h2-only handler exists: http/1.1 whenever offered, h2 only for clients
+ * offering it without http/1.1, else the client's first choice (as with no ALPN configured).
+ */
+function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  if (protocols.includes('h2')) return 'h2';
+  return protocols[0];
+}
+
+/** Routes h2 connections to `h2Only` instead of the HTTP/1 parser https.Server attached at construction. */
+function splitH2(server: HttpsServer, h2Only: (socket: TLSSocket) => void): void {
+  const http1 = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+  server.removeAllListeners('secureConnection');
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') h2Only(socket);
+    else for (const l of http1) l.call(server, socket);
+  });
 }
 
 export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opts: HttpsListenerOptions): Promise<BoundListener> {
@@ -130,7 +155,9 @@ export async function startHttpsListener(mqtt: MqttServer, events: EventLog, opt
     headersTimeout: headersTimeoutMs,
     requestTimeout: requestTimeoutMs,
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+    ...(opts.h2Only ? { ALPNCallback: chooseAlpn } : {}),
   });
+  if (opts.h2Only) splitH2(server, opts.h2Only);
   server.on('connection', (socket: Socket) => {
     const r = remoteOf(socket);
     if (r === null) return;
