@@ -21,7 +21,7 @@ async function fake(handler: Parameters<typeof startFakeUdp>[0]): Promise<FakeSe
   return s;
 }
 
-function upstream(ports: number[], timeoutMs = 1000, extra: { maxInFlight?: number } = {}): Upstream & { events: { type: string; source: string | null | undefined; detail: unknown }[] } {
+function upstream(ports: number[], timeoutMs = 1000, extra: { maxInFlight?: number; udpQueriesPerPort?: number; udpPortMaxAgeMs?: number } = {}): Upstream & { events: { type: string; source: string | null | undefined; detail: unknown }[] } {
   const events: { type: string; source: string | null | undefined; detail: unknown }[] = [];
   const u = createUpstream({
     upstreams: ports.map((port) => ({ address: '127.0.0.1', port, protocol: 'udp' as const, tlsServerName: null, tlsCaFile: null })),
@@ -89,22 +89,30 @@ describe('DNS forwarder over UDP', () => {
     expect(p.answers).toHaveLength(1);
   });
 
-  it('sends every query from a new random source port with a random id', async () => {
-    const s = await fake((q, ctx) => ctx.send(answer(q)));
-    const u = upstream([s.port]);
-    const n = 120;
+  async function sendBatches(u: Upstream, n: number): Promise<void> {
     for (let i = 0; i < n; i += 20) {
       await Promise.all(Array.from({ length: 20 }, (_, j) => u.forward(query(`n${i + j}.example`, 1))));
     }
-    const ports = s.queries.map((q) => q.port);
+  }
+
+  function expectRandomPorts(ports: number[], distinctAtLeast: number): void {
+    expect(new Set(ports).size).toBeGreaterThanOrEqual(distinctAtLeast);
+    // Not a sequence: a counter would step by 1 from one port to the next.
+    const distinct = [...new Set(ports)];
+    const steps = distinct.slice(1).map((p, i) => Math.abs(p - distinct[i]!));
+    expect(steps.filter((d) => d <= 2).length).toBeLessThan(Math.max(2, distinct.length / 10));
+    expect(Math.max(...ports) - Math.min(...ports)).toBeGreaterThan(2000);
+  }
+
+  it('udpQueriesPerPort 1: every query from its own random source port, with a random id', async () => {
+    const s = await fake((q, ctx) => ctx.send(answer(q)));
+    const u = upstream([s.port], 1000, { udpQueriesPerPort: 1 });
+    const n = 120;
+    await sendBatches(u, n);
     const ids = s.queries.map((q) => q.id);
     expect(s.queries).toHaveLength(n);
-    // Distinct ports nearly always (birthday collisions in a ~28k range are rare), and not a
-    // sequence: a counter would give steps of 1.
-    expect(new Set(ports).size).toBeGreaterThanOrEqual(n - 5);
-    const steps = ports.slice(1).map((p, i) => Math.abs(p - ports[i]!));
-    expect(steps.filter((d) => d <= 2).length).toBeLessThan(n / 10);
-    expect(Math.max(...ports) - Math.min(...ports)).toBeGreaterThan(5000);
+    // Birthday collisions in a ~28k range are rare; a few are allowed.
+    expectRandomPorts(s.queries.map((q) => q.port), n - 5);
     // Ids: distinct, not sequential, spread over the 16-bit range, every bit varies.
     expect(new Set(ids).size).toBeGreaterThanOrEqual(n - 2);
     const idSteps = ids.slice(1).map((x, i) => (x - ids[i]! + 65536) % 65536);
@@ -114,6 +122,31 @@ describe('DNS forwarder over UDP', () => {
       expect(ones, `bit ${bit}`).toBeGreaterThan(n * 0.25);
       expect(ones, `bit ${bit}`).toBeLessThan(n * 0.75);
     }
+  });
+
+  it('by default a random source port carries at most 16 queries, then a new one is bound', async () => {
+    const s = await fake((q, ctx) => ctx.send(answer(q)));
+    const u = upstream([s.port]);
+    const n = 160;
+    await sendBatches(u, n);
+    const perPort = new Map<number, number[]>();
+    for (const q of s.queries) perPort.set(q.port, [...(perPort.get(q.port) ?? []), q.id]);
+    expect(Math.max(...[...perPort.values()].map((ids) => ids.length))).toBeLessThanOrEqual(16);
+    expectRandomPorts(s.queries.map((q) => q.port), n / 16);
+    // Queries sharing a port never share an id.
+    for (const ids of perPort.values()) expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a source port is retired after udpPortMaxAgeMs even when few queries used it', async () => {
+    const s = await fake((q, ctx) => ctx.send(answer(q)));
+    const u = upstream([s.port], 1000, { udpPortMaxAgeMs: 50 });
+    await u.forward(query('a.example'));
+    await u.forward(query('b.example'));
+    await new Promise((r) => setTimeout(r, 80));
+    await u.forward(query('c.example'));
+    const ports = s.queries.map((q) => q.port);
+    expect(ports[0]).toBe(ports[1]);
+    expect(ports[2]).not.toBe(ports[0]);
   });
 
   it('fails over to the second upstream when the first times out', async () => {

@@ -17,7 +17,7 @@ import type { EventLog } from '../../../core/events/event-log.ts';
 import type { DnsUpstream } from '../upstream-types.ts';
 import { StreamUpstream } from './stream.ts';
 import { AttemptFailure, resolveTarget, type UpstreamTarget } from './target.ts';
-import { udpExchange } from './udp.ts';
+import { UdpUpstream } from './udp.ts';
 import { questionKey, rcodeOf, RCODE_REFUSED, RCODE_SERVFAIL } from './wire.ts';
 
 /** The subset of a pino logger used here. */
@@ -35,6 +35,10 @@ export interface UpstreamOptions {
   maxInFlight?: number;
   /** TCP/TLS connections with nothing in flight are closed after this long (default 10 s). */
   idleMs?: number;
+  /** UDP: queries sent from one random source port before a new one is bound (default 16; 1 = a port per query). udp.ts says why. */
+  udpQueriesPerPort?: number;
+  /** UDP: a source port is used at most this long (default 1 s). */
+  udpPortMaxAgeMs?: number;
   logger?: UpstreamLogger;
   events?: Pick<EventLog, 'record'>;
 }
@@ -51,6 +55,7 @@ export interface Upstream extends DnsUpstream {
 
 interface Slot {
   readonly target: UpstreamTarget;
+  udp: UdpUpstream | null;
   /** The TCP connection for `tcp` upstreams and for `udp` ones after TC=1; TLS for `tls`. */
   stream: StreamUpstream | null;
   down: boolean;
@@ -58,13 +63,14 @@ interface Slot {
 
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
 export const DEFAULT_IDLE_MS = 10_000;
+export const DEFAULT_UDP_QUERIES_PER_PORT = 16;
+export const DEFAULT_UDP_PORT_MAX_AGE_MS = 1000;
 
 export function createUpstream(opts: UpstreamOptions): Upstream {
   if (opts.upstreams.length === 0) throw new PalisadeError(ErrorCodes.CONFIG_INVALID, 'at least one DNS upstream is required');
-  const slots: Slot[] = opts.upstreams.map((c) => ({ target: resolveTarget(c), stream: null, down: false }));
+  const slots: Slot[] = opts.upstreams.map((c) => ({ target: resolveTarget(c), udp: null, stream: null, down: false }));
   const maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
-  const lifetime = new AbortController();
   let inFlight = 0;
   let mismatched = 0;
   let closed = false;
@@ -74,6 +80,16 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     // A reply that does not match is how a spoofing attempt shows (RFC 5452 §3). The event log
     // folds a flood of one type into a count.
     opts.events?.record('dns.upstream.mismatch', 'warning', { source: t.label, detail: { reason } });
+  };
+
+  const udpOf = (s: Slot): UdpUpstream => {
+    s.udp ??= new UdpUpstream({
+      target: s.target,
+      queriesPerPort: Math.max(1, opts.udpQueriesPerPort ?? DEFAULT_UDP_QUERIES_PER_PORT),
+      portMaxAgeMs: opts.udpPortMaxAgeMs ?? DEFAULT_UDP_PORT_MAX_AGE_MS,
+      onMismatch: onMismatch(s.target),
+    });
+    return s.udp;
   };
 
   const streamOf = (s: Slot): StreamUpstream => {
@@ -90,10 +106,12 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
   };
 
   const attempt = async (s: Slot, query: Buffer, question: string): Promise<Buffer> => {
-    const x = { query, question, timeoutMs: opts.timeoutMs, signal: lifetime.signal };
+    const x = { query, question, timeoutMs: opts.timeoutMs };
     if (s.target.protocol !== 'udp') return streamOf(s).exchange(x);
-    const r = await udpExchange({ ...x, target: s.target, onMismatch: onMismatch(s.target) });
+    const r = await udpOf(s).exchange(x);
     if (r.kind === 'answer') return r.message;
+    // close() came while the UDP answer was on its way: no new connection after it.
+    if (closed) throw new AttemptFailure('closed');
     // RFC 7766 §5 / RFC 1035 §4.2.1: truncated over UDP, ask again over TCP on the same port.
     return streamOf(s).exchange(x);
   };
@@ -158,8 +176,10 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     close: () => {
       if (!closed) {
         closed = true;
-        lifetime.abort();
-        for (const s of slots) s.stream?.close();
+        for (const s of slots) {
+          s.udp?.close();
+          s.stream?.close();
+        }
       }
       return Promise.resolve();
     },

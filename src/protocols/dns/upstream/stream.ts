@@ -21,8 +21,6 @@ interface Pending {
   readonly resolve: (answer: Buffer) => void;
   readonly reject: (err: AttemptFailure) => void;
   readonly timer: NodeJS.Timeout;
-  readonly signal: AbortSignal;
-  readonly onAbort: () => void;
   /** Already re-sent once after its connection closed. */
   resent: boolean;
   /** Where it is in flight now, under which id. */
@@ -43,7 +41,6 @@ export interface StreamExchangeOptions {
   query: Buffer;
   question: string;
   timeoutMs: number;
-  signal: AbortSignal;
 }
 
 export interface StreamUpstreamOptions {
@@ -69,7 +66,7 @@ export class StreamUpstream {
   }
 
   exchange(o: StreamExchangeOptions): Promise<Buffer> {
-    if (this.#closed || o.signal.aborted) return Promise.reject(new AttemptFailure('closed'));
+    if (this.#closed) return Promise.reject(new AttemptFailure('closed'));
     if (o.query.length > MAX_MESSAGE) return Promise.reject(new AttemptFailure('query too large'));
     return new Promise<Buffer>((resolve, reject) => {
       let p: Pending | null = null;
@@ -77,13 +74,10 @@ export class StreamUpstream {
         if (p === null) return;
         this.#forget(p);
         clearTimeout(p.timer);
-        o.signal.removeEventListener('abort', onAbort);
         reject(err);
       };
-      const onAbort = (): void => drop(new AttemptFailure('closed'));
       const timer = setTimeout(() => drop(new AttemptFailure('timeout')), o.timeoutMs);
-      p = { query: o.query, question: o.question, resolve, reject, timer, signal: o.signal, onAbort, resent: false, conn: null, id: 0 };
-      o.signal.addEventListener('abort', onAbort, { once: true });
+      p = { query: o.query, question: o.question, resolve, reject, timer, resent: false, conn: null, id: 0 };
       this.#send(p);
     });
   }
@@ -93,6 +87,7 @@ export class StreamUpstream {
     return this.#conn?.pending.size ?? 0;
   }
 
+  /** Fails every query in flight ('closed') and closes the connection. */
   close(): void {
     this.#closed = true;
     const c = this.#conn;
@@ -180,7 +175,6 @@ export class StreamUpstream {
   /** Stops a query's timer and listener; starts the idle timer when it was the last in flight. */
   #settle(c: Connection, p: Pending): void {
     clearTimeout(p.timer);
-    p.signal.removeEventListener('abort', p.onAbort);
     if (c.pending.size === 0 && c === this.#conn && !this.#closed) {
       c.idle = setTimeout(() => {
         if (c.pending.size === 0) this.#retire(c);
@@ -213,12 +207,11 @@ export class StreamUpstream {
     const orphans = [...c.pending.values()];
     c.pending.clear();
     for (const p of orphans) {
-      if (mayResend && c.established && !p.resent && !this.#closed && !p.signal.aborted) {
+      if (mayResend && c.established && !p.resent && !this.#closed) {
         p.resent = true;
         this.#send(p);
       } else {
         clearTimeout(p.timer);
-        p.signal.removeEventListener('abort', p.onAbort);
         p.reject(new AttemptFailure(reason));
       }
     }
