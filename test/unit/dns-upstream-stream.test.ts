@@ -196,6 +196,16 @@ describe('DNS over TLS', () => {
     expect(s.connections).toBe(2);
   });
 
+  it('resumes the TLS session when it reconnects (RFC 7858 \u00a73.4)', async () => {
+    const s = await stream((q, ctx) => ctx.send(answer(q)), tls);
+    const u = upstream([{ protocol: 'tls', port: s.port, tlsServerName: 'dns.test', tlsCaFile: caFile }]);
+    await u.forward(query('one.example'));
+    for (const sock of s.sockets) sock.destroy();
+    await new Promise((r) => setTimeout(r, 30));
+    await u.forward(query('two.example'));
+    expect(s.resumed).toEqual([false, true]);
+  });
+
   it('fails (no plaintext fallback) with a wrong server name', async () => {
     const s = await stream((q, ctx) => ctx.send(answer(q)), tls);
     const u = upstream([{ protocol: 'tls', port: s.port, tlsServerName: 'not-the-server.test', tlsCaFile: caFile }]);

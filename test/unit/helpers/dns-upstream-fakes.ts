@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import * as dnsPacket from 'dns-packet';
 
 export interface FakeQuery {
@@ -115,12 +115,15 @@ export interface StreamFakeOptions {
 }
 
 /** A TCP (or TLS) DNS server: 2-byte length framing (RFC 1035 §4.2.2). */
-export async function startFakeStream(handler: Handler, o: StreamFakeOptions = {}): Promise<FakeServer & { sockets: Set<Socket> }> {
+export async function startFakeStream(handler: Handler, o: StreamFakeOptions = {}): Promise<FakeServer & { sockets: Set<Socket>; resumed: boolean[] }> {
   const queries: FakeQuery[] = [];
+  /** TLS: per connection, whether the client resumed an earlier session. */
+  const resumed: boolean[] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
   const onConnection = (socket: Socket): void => {
     const n = connections++;
+    if (socket instanceof TLSSocket) resumed.push(socket.isSessionReused());
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -151,6 +154,7 @@ export async function startFakeStream(handler: Handler, o: StreamFakeOptions = {
     port: typeof addr === 'object' && addr !== null ? addr.port : 0,
     queries,
     sockets,
+    resumed,
     get connections() {
       return connections;
     },

@@ -60,6 +60,8 @@ export class StreamUpstream {
   readonly #o: StreamUpstreamOptions;
   #conn: Connection | null = null;
   #closed = false;
+  /** RFC 7858 §3.4: resume the last TLS session on reconnect (one round trip, no key exchange). */
+  #tlsSession: Buffer | undefined;
 
   constructor(o: StreamUpstreamOptions) {
     this.#o = o;
@@ -127,6 +129,7 @@ export class StreamUpstream {
           ...(t.tlsServerName !== null ? { servername: t.tlsServerName } : {}),
           ...(t.tlsCa !== null ? { ca: t.tlsCa } : {}),
           minVersion: 'TLSv1.2',
+          ...(this.#tlsSession !== undefined ? { session: this.#tlsSession } : {}),
           // RFC 7858 §3.3 / RFC 8310: strict privacy profile, the certificate must verify.
           rejectUnauthorized: true,
         })
@@ -138,9 +141,15 @@ export class StreamUpstream {
       c.established = true;
     });
     socket.on('data', (chunk: Buffer) => this.#onData(c, chunk));
+    socket.on('session', (session: Buffer) => {
+      this.#tlsSession = session;
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const reason = `${this.#o.tls ? 'tls' : 'tcp'}: ${err.code ?? err.message}`;
-      if (this.#o.tls && !c.established) this.#o.onTlsFailure(err.code ?? err.message);
+      if (this.#o.tls && !c.established) {
+        this.#tlsSession = undefined;
+        this.#o.onTlsFailure(err.code ?? err.message);
+      }
       this.#fail(c, reason, true);
     });
     socket.on('close', () => this.#fail(c, 'connection closed', true));
