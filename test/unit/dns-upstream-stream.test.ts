@@ -106,6 +106,22 @@ describe('DNS forwarder over TCP', () => {
     expect(u.stats().mismatched).toBe(1);
   });
 
+  it('a late answer over TCP after the timeout is dropped quietly; an unknown id counts as a mismatch', async () => {
+    const s = await stream((q, ctx) => {
+      if (q.name === 'slow.example') setTimeout(() => ctx.send(answer(q)), 150);
+      else {
+        ctx.send(answer(q, { id: (q.id + 1) & 0xffff }));
+        ctx.send(answer(q));
+      }
+    });
+    const u = upstream([{ protocol: 'tcp', port: s.port }], 60);
+    expect((await failure(u.forward(query('slow.example')))).code).toBe(ErrorCodes.UPSTREAM_FAILED);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(u.stats().mismatched).toBe(0);
+    await u.forward(query('fast.example'));
+    expect(u.stats().mismatched).toBe(1);
+  });
+
   it('reopens the connection after the server closes it, and closes it when idle', async () => {
     const s = await stream((q, ctx) => ctx.send(answer(q)));
     const u = upstream([{ protocol: 'tcp', port: s.port }], 2000, 150);

@@ -82,6 +82,15 @@ describe('DNS forwarder over UDP', () => {
     expect(s.queries).toHaveLength(1);
   });
 
+  it('a late answer to a query that timed out is dropped quietly, not counted as a spoof', async () => {
+    const s = await fake((q, ctx) => setTimeout(() => ctx.send(answer(q)), 150));
+    const u = upstream([s.port], 60);
+    expect(isPalisadeError(await failure(u.forward(query('slow.example'))), ErrorCodes.UPSTREAM_FAILED)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(u.stats().mismatched).toBe(0);
+    expect(u.events.filter((e) => e.type === 'dns.upstream.mismatch')).toHaveLength(0);
+  });
+
   it('matches the question case-insensitively (RFC 4343)', async () => {
     const s = await fake((q, ctx) => ctx.send(answer(q, { name: q.name.toUpperCase() })));
     const u = upstream([s.port]);

@@ -31,6 +31,8 @@ interface Pending {
 interface Connection {
   readonly socket: Socket;
   readonly pending: Map<number, Pending>;
+  /** Ids that timed out on this connection (bounded): their late answers are no spoofs. */
+  readonly expired: Set<number>;
   /** TCP connected, or TLS handshake done and verified. */
   established: boolean;
   input: Buffer;
@@ -55,6 +57,7 @@ export interface StreamUpstreamOptions {
 
 /** RFC 1035 §4.2.2: the length prefix is 16 bits. */
 const MAX_MESSAGE = 65_535;
+const MAX_EXPIRED = 4096;
 
 export class StreamUpstream {
   readonly #o: StreamUpstreamOptions;
@@ -78,7 +81,13 @@ export class StreamUpstream {
         clearTimeout(p.timer);
         reject(err);
       };
-      const timer = setTimeout(() => drop(new AttemptFailure('timeout')), o.timeoutMs);
+      const timer = setTimeout(() => {
+        if (p?.conn) {
+          if (p.conn.expired.size >= MAX_EXPIRED) p.conn.expired.clear();
+          p.conn.expired.add(p.id);
+        }
+        drop(new AttemptFailure('timeout'));
+      }, o.timeoutMs);
       p = { query: o.query, question: o.question, resolve, reject, timer, resent: false, conn: null, id: 0 };
       this.#send(p);
     });
@@ -134,7 +143,7 @@ export class StreamUpstream {
           rejectUnauthorized: true,
         })
       : tcpConnect({ host: t.address, port: t.port });
-    const c: Connection = { socket, pending: new Map(), established: false, input: Buffer.alloc(0), idle: undefined };
+    const c: Connection = { socket, pending: new Map(), expired: new Set(), established: false, input: Buffer.alloc(0), idle: undefined };
     this.#conn = c;
     socket.setNoDelay(true);
     socket.once(this.#o.tls ? 'secureConnect' : 'connect', () => {
@@ -172,8 +181,9 @@ export class StreamUpstream {
     if (msg.length < HEADER_BYTES || !isResponse(msg)) return this.#o.onMismatch('id');
     const id = msg.readUInt16BE(0);
     const p = c.pending.get(id);
-    // No such id: an answer to a query that timed out already, or a confused server.
-    if (p === undefined) return this.#o.onMismatch('id');
+    // A late answer to a query that timed out is dropped quietly; an unknown id is a confused
+    // (or compromised) server.
+    if (p === undefined) return c.expired.has(id) ? undefined : this.#o.onMismatch('id');
     if (questionKey(msg) !== p.question) return this.#o.onMismatch('question');
     c.pending.delete(id);
     this.#settle(c, p);

@@ -50,6 +50,8 @@ interface Waiter {
 interface Port {
   readonly socket: Socket;
   readonly pending: Map<number, Waiter>;
+  /** Ids that timed out on this port (at most queriesPerPort): their late replies are no spoofs. */
+  readonly expired: Set<number>;
   readonly born: number;
   uses: number;
   retired: boolean;
@@ -85,7 +87,10 @@ export class UdpUpstream {
     let id = randomId();
     while (port.pending.has(id)) id = randomId();
     return new Promise<UdpResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.#settle(port, id, new AttemptFailure('timeout')), o.timeoutMs);
+      const timer = setTimeout(() => {
+        port.expired.add(id);
+        this.#settle(port, id, new AttemptFailure('timeout'));
+      }, o.timeoutMs);
       port.pending.set(id, { question: o.question, resolve, reject, timer });
       const sent = (err: Error | null): void => {
         if (err) this.#settle(port, id, new AttemptFailure(`udp send: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
@@ -122,7 +127,7 @@ export class UdpUpstream {
   #bind(): Port {
     const t = this.#o.target;
     const socket = createSocket(t.family === 6 ? 'udp6' : 'udp4');
-    const p: Port = { socket, pending: new Map(), born: Date.now(), uses: 0, retired: false, closed: false, connected: false, idle: undefined };
+    const p: Port = { socket, pending: new Map(), expired: new Set(), born: Date.now(), uses: 0, retired: false, closed: false, connected: false, idle: undefined };
     socket.on('message', (msg, rinfo) => this.#onMessage(p, msg, rinfo.address, rinfo.port));
     socket.on('error', (err: NodeJS.ErrnoException) => this.#fail(p, `udp: ${err.code ?? err.message}`));
     // Node >= 24.19: binds to a random ephemeral port and connects in one step, with no extra
@@ -151,7 +156,8 @@ export class UdpUpstream {
     if (msg.length < HEADER_BYTES || !isResponse(msg)) return this.#o.onMismatch('id');
     const id = msg.readUInt16BE(0);
     const w = p.pending.get(id);
-    if (w === undefined) return this.#o.onMismatch('id');
+    // A late answer to a query that timed out is dropped quietly; an unknown id is a spoof sign.
+    if (w === undefined) return p.expired.has(id) ? undefined : this.#o.onMismatch('id');
     if (questionKey(msg) !== w.question) return this.#o.onMismatch('question');
     // RFC 7766 §5 (and RFC 1035 §4.2.1): a truncated answer is retried over TCP; its sections
     // may be cut anywhere, so it is not decoded.
