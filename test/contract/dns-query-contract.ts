@@ -46,6 +46,12 @@ export function runDnsQueryContract(current: () => Store): void {
       expect(second).toEqual(blocked);
     });
 
+    it('stores a time with a fraction of a millisecond (the engine uses a high-resolution clock) to the millisecond', async () => {
+      await store.dnsQueries.insertMany([q({ at: T0 + 0.625, latencyUs: 12.5 })]);
+      const [row] = await store.dnsQueries.list({ limit: 1 });
+      expect(row).toMatchObject({ at: T0, latencyUs: 13 });
+    });
+
     it('filters by device, exact name, substring (case-insensitive), outcome, time and page', async () => {
       await store.dnsQueries.insertMany([
         q({ at: T0, deviceId: 'cam-1', name: 'a.example.com' }),

@@ -56,7 +56,7 @@ export class SqliteDnsQueryRepo implements DnsQueryLogRepo {
       const insert = this.#insert;
       this.#tx(() => {
         for (const r of records) {
-          insert.run(r.at, r.client, r.deviceId, r.segment, r.transport, r.name, r.qtype, r.rcode, r.outcome, r.blockedBy?.list ?? null, r.blockedBy?.rule ?? null, Math.round(r.latencyUs));
+          insert.run(Math.floor(r.at), r.client, r.deviceId, r.segment, r.transport, r.name, r.qtype, r.rcode, r.outcome, r.blockedBy?.list ?? null, r.blockedBy?.rule ?? null, Math.round(r.latencyUs));
         }
       });
     });
