@@ -65,7 +65,7 @@ describe('palisade CLI', () => {
 
   it('binds plaintext off loopback with allowPlaintext, logs a warning, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['src/cli/main.ts', 'start', '--data-dir', join(dir, 'data4')], {
-      env: { ...process.env, PALISADE_LISTENERS_MQTT_HOST: '0.0.0.0', PALISADE_LISTENERS_MQTT_PORT: '0', PALISADE_LISTENERS_MQTT_ALLOW_PLAINTEXT: 'true', PALISADE_LISTENERS_MQTTS_PORT: '0', PALISADE_LISTENERS_HTTPS_PORT: '0', PALISADE_LISTENERS_COAP_PORT: '0', PALISADE_LISTENERS_COAPS_PORT: '0', PALISADE_LISTENERS_COAPS_HOST: '127.0.0.1', PALISADE_LISTENERS_MQTTS_HOST: '127.0.0.1', PALISADE_LISTENERS_HTTPS_HOST: '127.0.0.1' },
+      env: { ...process.env, PALISADE_LISTENERS_MQTT_HOST: '0.0.0.0', PALISADE_LISTENERS_MQTT_PORT: '0', PALISADE_LISTENERS_MQTT_ALLOW_PLAINTEXT: 'true', PALISADE_LISTENERS_MQTTS_PORT: '0', PALISADE_LISTENERS_HTTPS_PORT: '0', PALISADE_LISTENERS_COAP_PORT: '0', PALISADE_LISTENERS_COAPS_PORT: '0', PALISADE_LISTENERS_DNS_PORT: '0', PALISADE_LISTENERS_COAPS_HOST: '127.0.0.1', PALISADE_LISTENERS_MQTTS_HOST: '127.0.0.1', PALISADE_LISTENERS_HTTPS_HOST: '127.0.0.1' },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -73,7 +73,7 @@ describe('palisade CLI', () => {
     while (!out.includes('palisade started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/plaintext MQTT listener bound off loopback/);
     expect(out).toMatch(/One-time admin setup secret \(shown only now\): \S{20,}/);
-    expect(out.match(/"msg":"listening \w+ on /g)).toHaveLength(5);
+    expect(out.match(/"msg":"listening \w+ on /g)).toHaveLength(6);
     const ports = JSON.parse(readFileSync(join(dir, 'data4', 'ports.json'), 'utf8')) as Record<string, { host: string; port: number }>;
     expect(ports.mqtt?.host).toBe('0.0.0.0');
     expect(ports.mqtts?.port).toBeGreaterThan(0);
