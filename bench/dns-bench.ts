@@ -23,7 +23,7 @@
  * CPU seconds per 100k answered queries (/proc/PID/stat over the measured run).
  *
  *   node bench/dns-bench.ts [--seconds 10] [--rounds 3] [--loads cached,blocked] [--targets palisade,dnsmasq,unbound]
- *   (targets may add unbound2: Unbound with num-threads 2)
+ *   (targets may add unbound2: Unbound with num-threads 2; palisade-nolog: Palisade with dns.queryLog off, a diagnostic)
  *   (internal) node bench/dns-bench.ts --serve DIR --upstream-port P --block-file F
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ const RESULTS_DIR = path.join(path.dirname(SELF), 'results');
 const CACHED_NAMES = 1000;
 const BLOCKED_NAMES = 100_000;
 const UPSTREAM_ADDRESS = '192.0.2.1';
-const TARGETS = ['palisade', 'dnsmasq', 'unbound', 'unbound2'] as const;
+const TARGETS = ['palisade', 'dnsmasq', 'unbound', 'unbound2', 'palisade-nolog'] as const;
 type Target = (typeof TARGETS)[number];
 const LOADS = ['cached', 'blocked'] as const;
 type Load = (typeof LOADS)[number];
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     serve: { type: 'string' },
     'upstream-port': { type: 'string' },
     'block-file': { type: 'string' },
+    'no-query-log': { type: 'boolean', default: false },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     loads: { type: 'string', default: 'cached,blocked' },
@@ -60,7 +61,7 @@ const { values: args } = parseArgs({
 });
 
 /** The Palisade child: a gateway with only the DNS listener; prints {port} once it listens. */
-async function serve(dir: string, upstreamPort: number, blockFile: string): Promise<void> {
+async function serve(dir: string, upstreamPort: number, blockFile: string, queryLog: boolean): Promise<void> {
   const { loadConfig } = await import('../src/config/load.ts');
   const { startGateway } = await import('../src/gateway.ts');
   const { pino } = await import('pino');
@@ -84,6 +85,7 @@ async function serve(dir: string, upstreamPort: number, blockFile: string): Prom
         default: { answer: 'null' },
         // dnsmasq and Unbound have no per-client response limit by default: this one never binds.
         abuse: { responsesPerSecond: 1e12, responsesBurst: 1e12 },
+        queryLog: { enabled: queryLog },
       },
     },
   });
@@ -136,10 +138,10 @@ interface Server {
   stderr?: () => string;
 }
 
-async function startPalisade(dir: string, upstreamPort: number, blockFile: string): Promise<Server> {
-  const data = path.join(dir, 'palisade');
+async function startPalisade(target: 'palisade' | 'palisade-nolog', dir: string, upstreamPort: number, blockFile: string): Promise<Server> {
+  const data = path.join(dir, target);
   mkdirSync(data);
-  const argv = [SELF, '--serve', data, '--upstream-port', String(upstreamPort), '--block-file', blockFile];
+  const argv = [SELF, '--serve', data, '--upstream-port', String(upstreamPort), '--block-file', blockFile, ...(target === 'palisade-nolog' ? ['--no-query-log'] : [])];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let timer: NodeJS.Timeout | undefined;
   const line = await Promise.race([
@@ -153,7 +155,7 @@ async function startPalisade(dir: string, upstreamPort: number, blockFile: strin
     await stopProcess(child);
     throw new Error(`palisade: ${msg.error ?? line}`);
   }
-  return { target: 'palisade', port: msg.port, pid: child.pid!, child, command: `node ${argv.map((a) => path.relative(process.cwd(), a) || a).join(' ')}` };
+  return { target, port: msg.port, pid: child.pid!, child, command: `node ${argv.map((a) => path.relative(process.cwd(), a) || a).join(' ')}` };
 }
 
 function asServer(target: Target, p: DnsServerProcess): Server {
@@ -180,11 +182,12 @@ export function roundOrder<T>(targets: readonly T[], r: number): T[] {
   return r % 2 === 1 ? rotated.reverse() : rotated;
 }
 
+const LABEL: Record<Target, string> = { palisade: 'Palisade', 'palisade-nolog': 'Palisade, query log off', dnsmasq: 'dnsmasq', unbound: 'Unbound (1 thread)', unbound2: 'Unbound (2 threads)' };
 const fmt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const ratio = (a: number, b: number): string => (Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
 
 async function main(): Promise<void> {
-  if (args.serve !== undefined) return serve(args.serve, Number(args['upstream-port']), args['block-file']!);
+  if (args.serve !== undefined) return serve(args.serve, Number(args['upstream-port']), args['block-file']!, !args['no-query-log']);
   const seconds = Number(args.seconds);
   const rounds = Number(args.rounds);
   const loads = args.loads.split(',').map((s) => s.trim()) as Load[];
@@ -211,7 +214,7 @@ async function main(): Promise<void> {
     console.log(`upstream: ${upstream.command}`);
     for (const t of targets) {
       let s: Server;
-      if (t === 'palisade') s = await startPalisade(dir, upstream.port, blockFile);
+      if (t === 'palisade' || t === 'palisade-nolog') s = await startPalisade(t, dir, upstream.port, blockFile);
       else if (t === 'dnsmasq') s = asServer(t, startDnsmasq(await freePort(), upstream.port, blockFile));
       else s = asServer(t, startUnbound(dir, await freePort(), upstream.port, blocked, t === 'unbound2' ? 2 : 1));
       servers.push(s);
@@ -258,12 +261,12 @@ async function main(): Promise<void> {
       med[t] = m;
       const mid = [...ts].sort((a, b) => a.qps - b.qps)[Math.floor(ts.length / 2)];
       const rc = mid === undefined ? '' : Object.entries(mid.rcodes).map(([k, v]) => `${k} ${v}`).join(', ');
-      lines.push(`| ${t === 'unbound' ? 'unbound (1 thread)' : t === 'unbound2' ? 'unbound (2 threads)' : t} | ${fmt(m)} | ${fmt(Math.min(...qs))}–${fmt(Math.max(...qs))} | ${median(ts.map((x) => x.lost))} | ${rc} | ${median(ts.map((x) => x.cpuSecondsPer100k)).toFixed(2)} |`);
+      lines.push(`| ${LABEL[t]} | ${fmt(m)} | ${fmt(Math.min(...qs))}–${fmt(Math.max(...qs))} | ${median(ts.map((x) => x.lost))} | ${rc} | ${median(ts.map((x) => x.cpuSecondsPer100k)).toFixed(2)} |`);
       summary[`${load}/${t}`] = { medianQps: m, qps: qs, lost: ts.map((x) => x.lost), cpuSecondsPer100k: ts.map((x) => x.cpuSecondsPer100k) };
     }
     const p = med.palisade;
     if (p !== undefined) {
-      const others = targets.filter((t) => t !== 'palisade');
+      const others = targets.filter((t) => t !== 'palisade' && t !== 'palisade-nolog');
       lines.push('', others.map((t) => `Palisade ÷ ${t}: ${ratio(p, med[t]!)} (per round ${(trials[`${load}/palisade`] ?? []).map((x, i) => ratio(x.qps, trials[`${load}/${t}`]?.[i]?.qps ?? Number.NaN)).join(' / ')})`).join('; ') + (med.dnsmasq !== undefined ? `; target ≥ 1.00× dnsmasq: ${p / med.dnsmasq >= 1 ? 'met' : 'missed'}` : ''));
     }
   }
