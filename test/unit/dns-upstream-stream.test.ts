@@ -243,6 +243,27 @@ describe('DNS over TLS', () => {
     expect(s.queries).toHaveLength(0);
   });
 
+  it('a handshake that never completes fails the attempt at its timeout and the next query starts afresh', async () => {
+    const { createServer } = await import('node:net');
+    let accepted = 0;
+    const held = new Set<import('node:net').Socket>();
+    const silent = createServer((sock) => {
+      accepted++;
+      held.add(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => {
+      for (const h of held) h.destroy();
+      return new Promise((r) => silent.close(() => r()));
+    });
+    const port = (silent.address() as { port: number }).port;
+    const u = upstream([{ protocol: 'tls', port, tlsServerName: 'dns.test', tlsCaFile: caFile }], 150);
+    expect((await failure(u.forward(query('a.example')))).detail?.attempts[0]?.reason).toBe('tls: connect timeout');
+    await failure(u.forward(query('b.example')));
+    expect(accepted).toBe(2);
+  });
+
   it('refuses to start with an unreadable CA file', () => {
     expect(() => upstream([{ protocol: 'tls', tlsCaFile: join(dir, 'missing.pem') }])).toThrow(/CA file/);
   });

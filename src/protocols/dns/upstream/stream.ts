@@ -13,7 +13,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { AttemptFailure, type UpstreamTarget } from './target.ts';
-import { decodes, HEADER_BYTES, isResponse, questionKey, randomId, withId } from './wire.ts';
+import { decodes, HEADER_BYTES, isResponse, questionKey, randomId } from './wire.ts';
 
 interface Pending {
   readonly query: Buffer;
@@ -82,9 +82,13 @@ export class StreamUpstream {
         reject(err);
       };
       const timer = setTimeout(() => {
-        if (p?.conn) {
-          if (p.conn.expired.size >= MAX_EXPIRED) p.conn.expired.clear();
-          p.conn.expired.add(p.id);
+        const c = p?.conn;
+        // Not even connected (a black-holed address, a stalled handshake) in a whole attempt's
+        // time: give the connection up, so the next query starts a fresh one.
+        if (c && !c.established) return this.#fail(c, this.#o.tls ? 'tls: connect timeout' : 'tcp: connect timeout', false);
+        if (c) {
+          if (c.expired.size >= MAX_EXPIRED) c.expired.clear();
+          c.expired.add(p!.id);
         }
         drop(new AttemptFailure('timeout'));
       }, o.timeoutMs);
@@ -121,7 +125,8 @@ export class StreamUpstream {
     p.id = id;
     const frame = Buffer.allocUnsafe(2 + p.query.length);
     frame.writeUInt16BE(p.query.length, 0);
-    withId(p.query, id).copy(frame, 2);
+    p.query.copy(frame, 2);
+    frame.writeUInt16BE(id, 2);
     // Written whole in one call (RFC 7766 §8: length and message together). Node buffers it
     // until the connection (and the TLS handshake) is up; the in-flight cap bounds that buffer.
     c.socket.write(frame);
