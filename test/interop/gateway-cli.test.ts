@@ -20,6 +20,7 @@ const CONFIG = {
     https: { enabled: false },
     coap: { enabled: false },
     coaps: { enabled: false },
+    dns: { enabled: false },
   },
 };
 

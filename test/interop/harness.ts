@@ -304,12 +304,12 @@ export function runCli(args: readonly string[], timeoutMs = CLI_TIMEOUT_MS): Pro
 export type GatewayConfig = string | Record<string, unknown>;
 
 /**
- * UDP listeners a test did not configure get port 0: a fixed default port (CoAP 5683, CoAPS 5684) would
+ * UDP listeners a test did not configure get port 0: a fixed default port (CoAP 5683, CoAPS 5684, DNS 5353) would
  * collide with any other gateway or libcoap server on the machine.
  */
 function withEphemeralUdpPorts(config: Record<string, unknown>): Record<string, unknown> {
   const listeners = (config['listeners'] ?? {}) as Record<string, unknown>;
-  return { ...config, listeners: { coap: { port: 0 }, coaps: { port: 0, host: '127.0.0.1' }, ...listeners } };
+  return { ...config, listeners: { coap: { port: 0 }, coaps: { port: 0, host: '127.0.0.1' }, dns: { port: 0 }, ...listeners } };
 }
 
 export interface StartOptions {
