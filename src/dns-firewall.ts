@@ -81,7 +81,7 @@ export async function createDnsFirewall(deps: DnsFirewallDeps): Promise<DnsFirew
   const directory = new LearnedClientDirectory({ staticClients: dns.clients });
   const upstream = createUpstream({ upstreams: dns.upstreams, timeoutMs: dns.timeoutMs, logger, events });
   const observers: DnsQueryObserver[] = [];
-  const queryLog = dns.queryLog.enabled ? new DnsQueryLogWriter({ repo: store.dnsQueries, events, retentionDays: dns.queryLog.retentionDays }) : null;
+  const queryLog = dns.queryLog.enabled ? new DnsQueryLogWriter({ repo: store.dnsQueries, events, retentionDays: dns.queryLog.retentionDays, maxPerSecond: dns.queryLog.maxPerSecond }) : null;
   if (queryLog) {
     queryLog.start();
     observers.push(queryLog);

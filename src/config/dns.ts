@@ -78,6 +78,11 @@ export const dnsSchema = z.strictObject({
   queryLog: z.strictObject({
     enabled: z.boolean().default(true),
     retentionDays: z.number().min(0).default(7),
+    /**
+     * Rows per second at most; past it queries are answered but not logged (counted, and reported
+     * as `dns.query_log_shed`), so a query flood cannot become a write flood. 0 = no cap.
+     */
+    maxPerSecond: z.number().int().min(0).default(5000),
   }).prefault({}),
   abuse: z.strictObject({
     /** Largest UDP answer we send whatever the client advertises (DNS Flag Day 2020: 1232). */

@@ -146,6 +146,19 @@ describe('DNS query-log writer', () => {
     expect(events).toHaveLength(2);
   });
 
+  it('logs at most maxPerSecond rows per second of query time, counts the rest as shed, and reports them', async () => {
+    const w = new DnsQueryLogWriter({ repo: store.dnsQueries, events: sink, retentionDays: 0, maxPerSecond: 3, batchSize: 1000 });
+    // Five queries in one second, then two in the next: 3 + 2 logged, 2 shed.
+    for (let i = 0; i < 5; i++) w.onQuery(rec(i, { at: T0 + i * 100 }));
+    for (let i = 5; i < 7; i++) w.onQuery(rec(i, { at: T0 + 1000 + i }));
+    await w.flush();
+    expect(w.stats).toMatchObject({ written: 5, shed: 2, dropped: 0 });
+    const names = (await store.dnsQueries.list({ limit: 10 })).map((r) => r.name).reverse();
+    expect(names).toEqual(['n0.example.com', 'n1.example.com', 'n2.example.com', 'n5.example.com', 'n6.example.com']);
+    expect(events).toEqual([{ type: 'dns.query_log_shed', severity: 'warning', detail: { shed: 2, shedTotal: 2, maxPerSecond: 3 } }]);
+    await w.close();
+  });
+
   it('counts records lost to a failing store, reports them, and carries on when the store recovers', async () => {
     const spy = spyRepo(store.dnsQueries);
     const w = new DnsQueryLogWriter({ repo: spy.repo, events: sink, retentionDays: 0, batchSize: 4 });

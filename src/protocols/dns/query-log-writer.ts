@@ -36,6 +36,12 @@ export interface QueryLogWriterOptions {
   pruneEveryMs?: number;
   /** Rows deleted per prune statement (default 10 000). */
   pruneSlice?: number;
+  /**
+   * Rows logged per second at most (`dns.queryLog.maxPerSecond`); 0 = no cap. Past it queries are
+   * answered but not logged, counted and reported as `dns.query_log_shed`: a query flood must not
+   * become a write flood that takes the resolver down with it. (The anomaly tap sees every query.)
+   */
+  maxPerSecond?: number;
   /** Drops and write failures are reported at most this often (default 60 s). */
   reportEveryMs?: number;
   now?: () => number;
@@ -45,6 +51,8 @@ export interface QueryLogWriterStats {
   buffered: number;
   written: number;
   dropped: number;
+  /** Not logged: over maxPerSecond. */
+  shed: number;
   failed: number;
   pruned: number;
 }
@@ -70,6 +78,11 @@ export class DnsQueryLogWriter implements DnsQueryObserver {
   #failed = 0;
   #pruned = 0;
   #unreportedDrops = 0;
+  readonly #maxPerSecond: number;
+  #second = -1;
+  #inSecond = 0;
+  #shed = 0;
+  #unreportedShed = 0;
   #unreportedFailures = 0;
   #lastError = '';
   #lastReport = -Infinity;
@@ -90,12 +103,13 @@ export class DnsQueryLogWriter implements DnsQueryObserver {
     this.#pruneEveryMs = opts.pruneEveryMs ?? 3_600_000;
     this.#pruneSlice = Math.max(1, opts.pruneSlice ?? 10_000);
     this.#reportEveryMs = opts.reportEveryMs ?? 60_000;
+    this.#maxPerSecond = Math.max(0, opts.maxPerSecond ?? 0);
     this.#now = opts.now ?? Date.now;
     this.#ring = new Array<DnsQueryRecord | undefined>(Math.max(1, opts.maxBuffered ?? 100_000));
   }
 
   get stats(): QueryLogWriterStats {
-    return { buffered: this.#count, written: this.#written, dropped: this.#dropped, failed: this.#failed, pruned: this.#pruned };
+    return { buffered: this.#count, written: this.#written, dropped: this.#dropped, shed: this.#shed, failed: this.#failed, pruned: this.#pruned };
   }
 
   /** Starts the flush timer and the pruning schedule (a first prune runs now). */
@@ -115,6 +129,18 @@ export class DnsQueryLogWriter implements DnsQueryObserver {
     if (this.#closed) {
       this.#drop(1);
       return;
+    }
+    if (this.#maxPerSecond > 0) {
+      const second = Math.floor(record.at / 1000);
+      if (second !== this.#second) {
+        this.#second = second;
+        this.#inSecond = 0;
+      }
+      if (++this.#inSecond > this.#maxPerSecond) {
+        this.#shed++;
+        this.#unreportedShed++;
+        return;
+      }
     }
     const cap = this.#ring.length;
     if (this.#count === cap) {
@@ -223,13 +249,17 @@ export class DnsQueryLogWriter implements DnsQueryObserver {
   }
 
   #report(force: boolean): void {
-    if (this.#unreportedDrops === 0 && this.#unreportedFailures === 0) return;
+    if (this.#unreportedDrops === 0 && this.#unreportedFailures === 0 && this.#unreportedShed === 0) return;
     const now = this.#now();
     if (!force && now - this.#lastReport < this.#reportEveryMs) return;
     this.#lastReport = now;
     if (this.#unreportedDrops > 0) {
       this.#events?.record('dns.query_log_dropped', 'warning', { detail: { dropped: this.#unreportedDrops, droppedTotal: this.#dropped, buffer: this.#ring.length } });
       this.#unreportedDrops = 0;
+    }
+    if (this.#unreportedShed > 0) {
+      this.#events?.record('dns.query_log_shed', 'warning', { detail: { shed: this.#unreportedShed, shedTotal: this.#shed, maxPerSecond: this.#maxPerSecond } });
+      this.#unreportedShed = 0;
     }
     if (this.#unreportedFailures > 0) {
       this.#events?.record('dns.query_log_failed', 'warning', { detail: { lost: this.#unreportedFailures, lostTotal: this.#failed, error: this.#lastError } });

@@ -1,7 +1,7 @@
 /**
  * The DNS query log (core/dns/query-log.ts) in SQLite, table `dns_queries` (migration 12).
  * Written only in batches (one transaction per `insertMany`), so the per-row cost is the
- * B-tree inserts into the table and its three indexes, not a commit.
+ * B-tree inserts into the table and its two indexes, not a commit.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { DNS_OUTCOMES, type DnsNameCount, type DnsQueryFilter, type DnsQueryLogRepo, type StoredDnsQuery } from '../../core/dns/query-log.ts';

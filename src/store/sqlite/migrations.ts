@@ -388,8 +388,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'dns query log',
     sql: `
       -- Issue 6, point 4: one row per DNS query, written in batches by the query-log writer and
-      -- pruned by age (dns.queryLog.retentionDays). Indexes serve the CLI's filters: by time,
-      -- by device over time, by exact name over time (rowid rides along in each index).
+      -- pruned by age (dns.queryLog.retentionDays). Indexes serve the CLI's filters: by time and
+      -- by device over time (rowid rides along). No index by name: with random names it was the
+      -- main cost of every insert (bench/BENCHMARKS.md, DNS); name filters scan a time range.
       CREATE TABLE dns_queries (
         id INTEGER PRIMARY KEY,
         at INTEGER NOT NULL,
@@ -407,7 +408,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE INDEX dns_queries_at ON dns_queries (at);
       CREATE INDEX dns_queries_device ON dns_queries (device_id, at) WHERE device_id IS NOT NULL;
-      CREATE INDEX dns_queries_name ON dns_queries (name, at);
     `,
   },
 ];
