@@ -2,6 +2,8 @@
 # Builds the optional native addons under native/ (run by `npm ci`/`npm install` as postinstall):
 #   udp-batch    recvmmsg/sendmmsg for the CoAP and DNS listeners (else node:dgram)
 #   sock-filter  kernel-side drop of banned addresses on TCP listeners (else checked at accept)
+#   modsecurity  libmodsecurity3 + OWASP CRS as an optional WAF engine, only where
+#                libmodsecurity-dev is installed (else shield.waf.engine 'palisade' only)
 # Needs a C compiler and Node's headers (the `node` npm package that setup-node24.sh installs
 # carries them; ~/.npmrc's nodedir points there). Without them Palisade still runs with the
 # fallbacks above. Never fails the install; says what it did in one line per addon.
@@ -30,4 +32,17 @@ for name in udp_batch sock_filter; do
     echo "native: $name build failed (see $dir/build/cc.log), using its JS fallback"
   fi
 done
+if [ -f /usr/include/modsecurity/modsecurity.h ]; then
+  dir=native/modsecurity
+  mkdir -p "$dir/build"
+  if "$cc" -std=gnu11 -O2 -Wall -Wextra -fPIC -shared -fvisibility=hidden -I"$inc" -o "$dir/build/modsec.node.tmp" "$dir/modsec.c" -lmodsecurity 2>"$dir/build/cc.log"; then
+    mv "$dir/build/modsec.node.tmp" "$dir/build/modsec.node"
+    echo "native: built $dir/build/modsec.node"
+  else
+    rm -f "$dir/build/modsec.node.tmp"
+    echo "native: modsecurity build failed (see $dir/build/cc.log), shield.waf.engine 'palisade' only"
+  fi
+else
+  echo "native: libmodsecurity-dev not installed, shield.waf.engine 'palisade' only"
+fi
 exit 0
