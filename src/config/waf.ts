@@ -9,6 +9,11 @@ const mode = z.enum(['block', 'log', 'off']);
 const paranoia = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
 
 export const wafSchema = z.strictObject({
+  /**
+   * Which engine inspects: Palisade's own, ModSecurity v3 with the OWASP CRS (the optional native
+   * addon, src/shield/waf/modsecurity.ts), or both (refused when either blocks).
+   */
+  engine: z.enum(['palisade', 'modsecurity', 'both']).default('palisade'),
   /** Device payloads: block (refuse and log), log (pass and log), off. */
   mode: mode.default('block'),
   paranoia: paranoia.default(1),

@@ -4,12 +4,15 @@
  * `block` refuses an anomalous message (the inspector records `waf.blocked` with the hits),
  * `log` lets it pass with a `waf.hit` event, `off` skips it. Hits below the threshold are
  * logged as `waf.hit` as well, so an operator sees what is building up.
+ * `shield.waf.engine` modsecurity or both: ModSecurity with the CRS inspects the payload too
+ * (as a POST to /mqtt/<topic>); its refusal carries `engine: 'modsecurity'` and the CRS rule ids.
  */
 import type { WafConfig } from '../../config/waf.ts';
 import type { EventLog } from '../../core/events/event-log.ts';
 import type { InboundMessage, InspectionVerdict } from '../../core/messaging/inspection.ts';
 import type { InspectionStep } from '../inspector.ts';
 import { Waf } from './engine.ts';
+import { ModSecurityWaf } from './modsecurity.ts';
 import { TopicRules, type TopicRule } from './topic-rules.ts';
 import type { ParanoiaLevel, WafHit } from './types.ts';
 
@@ -41,17 +44,36 @@ export function createWafStep(config: WafConfig, events: Pick<EventLog, 'record'
     }
     return w;
   };
+  const modsecs = new Map<ParanoiaLevel, ModSecurityWaf>();
+  const modsec = (pl: ParanoiaLevel): ModSecurityWaf => {
+    let w = modsecs.get(pl);
+    if (!w) {
+      w = new ModSecurityWaf({ paranoia: pl, threshold: config.threshold });
+      modsecs.set(pl, w);
+    }
+    return w;
+  };
+  // Loaded now, so a missing addon or CRS fails the start, not the first message.
+  if (config.engine !== 'palisade') modsec(config.paranoia);
+  const viaModSecurity = (m: InboundMessage, pl: ParanoiaLevel, mode: 'block' | 'log'): InspectionVerdict => {
+    const r = modsec(pl).inspectPayload(m.topic, m.payload, m.source);
+    if (!r.blocked) return OK;
+    if (mode === 'block') return { ok: false, reason: 'blocked', ruleIds: r.ruleIds, detail: { engine: 'modsecurity' } };
+    events.record('waf.hit', 'warning', { principal: m.principal.id, source: m.source, detail: { engine: 'modsecurity', protocol: m.protocol, topic: m.topic.slice(0, 256), mode, rules: r.ruleIds } });
+    return OK;
+  };
   return (m: InboundMessage): InspectionVerdict => {
     const seg = config.segments[m.principal.segment];
     const mode = seg?.mode ?? config.mode;
     if (mode === 'off' || m.payload.length === 0 || isBinary(m.payload)) return OK;
+    if (config.engine === 'modsecurity') return viaModSecurity(m, seg?.paranoia ?? config.paranoia, mode);
     const v = engine(seg?.paranoia ?? config.paranoia).inspectPayload(m.payload);
-    if (v.hits.length === 0) return OK;
+    if (v.hits.length === 0) return config.engine === 'both' ? viaModSecurity(m, seg?.paranoia ?? config.paranoia, mode) : OK;
     if (v.anomalous && mode === 'block') {
       return { ok: false, reason: 'blocked', ruleIds: [...new Set(v.hits.map((h) => h.ruleId))], detail: { score: v.score, hits: describeHits(v.hits) } };
     }
     events.record('waf.hit', 'warning', { principal: m.principal.id, source: m.source, detail: { protocol: m.protocol, topic: m.topic.slice(0, 256), mode, score: v.score, anomalous: v.anomalous, hits: describeHits(v.hits) } });
-    return OK;
+    return config.engine === 'both' ? viaModSecurity(m, seg?.paranoia ?? config.paranoia, mode) : OK;
   };
 }
 
