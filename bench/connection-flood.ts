@@ -140,7 +140,7 @@ async function serve(dir: string, flapCountsFlooder: boolean): Promise<void> {
     overrides: {
       dataDir: dir,
       log: { level: 'silent' },
-      listeners: { mqtt: { host: '127.0.0.1', port: 0, anonymous: { segment: 'bench' } }, mqtts: { enabled: false }, https: { enabled: false }, coap: { enabled: false }, coaps: { enabled: false } },
+      listeners: { mqtt: { host: '127.0.0.1', port: 0, anonymous: { segment: 'bench' } }, mqtts: { enabled: false }, https: { enabled: false }, coap: { enabled: false }, coaps: { enabled: false }, dns: { enabled: false } },
       policy: { segments: { bench: { publish: ['bench/#'], subscribe: ['bench/#'] } } },
       mqtt: { sysIntervalSeconds: 0 },
       ...(flapCountsFlooder ? { shield: { flapping: { exemptAddresses: ['127.0.0.1/32', '::1'] } } } : {}),
