@@ -4,16 +4,16 @@
  * bounded in time), legitimate devices keep a p99 latency within 2x of their baseline."
  *
  * For each target, in one run:
- *   palisade       the gateway with its DEFAULT shield settings. Note that the default flapping
- *                  exemption (`shield.flapping.exemptAddresses: [127.0.0.0/8, ::1]`) covers the
- *                  flooder's 127.0.0.2, so here only the connection-rate buckets and caps act.
+ *   palisade       the gateway with its DEFAULT shield settings (the default flapping exemption is
+ *                  127.0.0.1 and ::1, so the flooder's 127.0.0.2 is counted and banned; since the
+ *                  ban list reaches the kernel, its later SYNs are dropped there).
  *   palisade-flap  the same, but flapping exempts 127.0.0.1 only, so the flooder at 127.0.0.2 is
  *                  counted as a remote attacker would be (the legitimate fleet on 127.0.0.1 stays
  *                  exempt, as 20 devices would be 20 addresses in the field).
  *   mosquitto      Debian's mosquitto, minimal config (anonymous listener on 127.0.0.1), as the peer.
  * Besides the shield defaults, the gateway is given only what the benchmark needs to run: a plain
  * MQTT listener on 127.0.0.1 port 0 with `anonymous: { segment: bench }`, a `bench` segment
- * allowed `bench/#`, the other listeners off, log silent, `$SYS` off.
+ * allowed `bench/#`, the other listeners off (DNS too), log silent, `$SYS` off.
  *
  * Legitimate load (this process): `--clients` MQTT.js publishers on 127.0.0.1, each QoS 1 at
  * `--msg-rate` msg/s to its own topic, and one QoS 1 subscriber to all of them; latency is

@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util';
 import { runDnsperf, type DnsperfResult } from './lib/dns-perf.ts';
 import { freePort, startDnsmasq, startUnbound, startUpstream, stopProcess, waitReady, type DnsServerProcess } from './lib/dns-servers.ts';
 import { cpuSeconds } from './lib/proc.ts';
+import { mulberry32 } from './waf/prng.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS_DIR = path.join(path.dirname(SELF), 'results');
@@ -98,16 +99,7 @@ async function serve(dir: string, upstreamPort: number, blockFile: string, query
 }
 
 /** Deterministic names (mulberry32), so every run asks the same questions. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+const rng = mulberry32;
 
 const SYL = ['ad', 'trk', 'pix', 'metr', 'stat', 'beac', 'cdn', 'srv', 'log', 'tel', 'evt', 'clk', 'imp', 'sync', 'push', 'rtb'];
 
