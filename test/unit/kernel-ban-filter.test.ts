@@ -242,15 +242,14 @@ describe.skipIf(addon === null)('the filter in the kernel (native/sock-filter)',
         expect(await attempt(port, '127.0.0.2')).toBe('silent');
         expect(await attempt(port, '127.0.0.3')).toBe('answered');
         // Written straight to the store, as the CLI in another process does.
-        await store.bans.add({ kind: 'address', value: '127.0.0.3', reason: 'cli', expiresAt: Date.now() + 600, by: 'cli:test', createdAt: Date.now() });
-        await new Promise((r) => setTimeout(r, 200));
-        expect(await attempt(port, '127.0.0.3')).toBe('silent');
+        const expiresAt = Date.now() + 3000;
+        await store.bans.add({ kind: 'address', value: '127.0.0.3', reason: 'cli', expiresAt, by: 'cli:test', createdAt: Date.now() });
+        await expect.poll(() => attempt(port, '127.0.0.3', '127.0.0.1', 300), { timeout: 2500, interval: 20 }).toBe('silent');
         // Expiry emits nothing; the periodic check recompiles.
-        await new Promise((r) => setTimeout(r, 700));
-        expect(await attempt(port, '127.0.0.3')).toBe('answered');
+        await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now())));
+        await expect.poll(() => attempt(port, '127.0.0.3'), { timeout: 3000, interval: 50 }).toBe('answered');
         await bans.remove(ban.id);
-        await new Promise((r) => setTimeout(r, 150));
-        expect(await attempt(port, '127.0.0.2')).toBe('answered');
+        await expect.poll(() => attempt(port, '127.0.0.2'), { timeout: 3000, interval: 50 }).toBe('answered');
         expect(filter.current.included).toBe(0);
       } finally {
         filter.stop();
