@@ -7,9 +7,9 @@
  * Why the addon exists at all: see the comment at the top of native/udp-batch/udp_batch.c.
  */
 import { createSocket } from 'node:dgram';
-import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { formatIpv6, parseIp } from '../../core/policy/cidr.ts';
+import { loadNativeAddon, nativeAddonPath } from '../../native-addon.ts';
 
 export type UdpIo = 'auto' | 'batched' | 'node';
 
@@ -35,7 +35,7 @@ interface UdpBatchAddon {
   close(handle: unknown): void;
 }
 
-const ADDON_PATH = new URL('../../../native/udp-batch/build/udp_batch.node', import.meta.url);
+const ADDON_PATH = nativeAddonPath('udp-batch', 'udp_batch');
 const SLOT = 65_536;
 const RECV_META = 24;
 const SEND_META = 28;
@@ -43,22 +43,14 @@ const SEND_BUFFER = 1 << 20;
 const MAX_SEND_BATCH = 1024;
 const ADDRESS_CACHE = 10_000;
 
-let addon: UdpBatchAddon | null | undefined;
-
 /** The batched-I/O addon, or null when it is not built here (then node:dgram serves). */
 export function loadUdpBatchAddon(): UdpBatchAddon | null {
-  if (addon !== undefined) return addon;
-  try {
-    addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as UdpBatchAddon;
-  } catch {
-    addon = null;
-  }
-  return addon;
+  return loadNativeAddon<UdpBatchAddon>(ADDON_PATH);
 }
 
 export async function openUdpSocket(opts: UdpSocketOptions): Promise<UdpSocket> {
   const native = opts.io === 'node' ? null : loadUdpBatchAddon();
-  if (native === null && opts.io === 'batched') throw new Error(`batched UDP I/O is not built here (${ADDON_PATH.pathname}); run scripts/build-native.sh`);
+  if (native === null && opts.io === 'batched') throw new Error(`batched UDP I/O is not built here (${ADDON_PATH}); run scripts/build-native.sh`);
   if (native === null) return openNodeSocket(opts);
   try {
     return openBatchedSocket(native, opts);

@@ -5,8 +5,8 @@
  * missing addon, a platform without SO_ATTACH_FILTER or a ban past the instruction limit only
  * makes refusals cost more, never lets a banned address in.
  */
-import { createRequire } from 'node:module';
 import type { Server } from 'node:net';
+import { loadNativeAddon, nativeAddonPath } from '../../native-addon.ts';
 import type { BanList } from '../bans/types.ts';
 import { compileBanFilter, type CompiledFilter } from './bpf.ts';
 
@@ -15,18 +15,9 @@ interface SockFilterAddon {
   detach(fd: number): void;
 }
 
-const ADDON_PATH = new URL('../../../native/sock-filter/build/sock_filter.node', import.meta.url);
-let addon: SockFilterAddon | null | undefined;
-
 /** The addon, or null when it is not built here. */
 export function loadSockFilterAddon(): SockFilterAddon | null {
-  if (addon !== undefined) return addon;
-  try {
-    addon = createRequire(import.meta.url)(ADDON_PATH.pathname) as SockFilterAddon;
-  } catch {
-    addon = null;
-  }
-  return addon;
+  return loadNativeAddon<SockFilterAddon>(nativeAddonPath('sock-filter', 'sock_filter'));
 }
 
 /** The file descriptor under a listening net.Server (Linux libuv TCP handles expose it). */

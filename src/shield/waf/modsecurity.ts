@@ -13,9 +13,9 @@
  * text/plain body would pass unread.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
+import { nativeAddonPath, loadNativeAddon } from '../../native-addon.ts';
 import type { ParanoiaLevel } from './types.ts';
 
 export interface ModSecRequest {
@@ -48,7 +48,7 @@ export interface ModSecurityPaths {
 }
 
 export const DEFAULT_MODSECURITY_PATHS: ModSecurityPaths = {
-  addon: new URL('../../../native/modsecurity/build/modsec.node', import.meta.url).pathname,
+  addon: nativeAddonPath('modsecurity', 'modsec'),
   crsSetup: '/etc/modsecurity/crs/crs-setup.conf',
   crsRules: '/usr/share/modsecurity-crs/rules',
 };
@@ -56,20 +56,9 @@ export const DEFAULT_MODSECURITY_PATHS: ModSecurityPaths = {
 /** Bytes of a payload handed to ModSecurity (SecRequestBodyLimit; the rest is not inspected). */
 export const MODSEC_BODY_LIMIT = 1 << 20;
 
-const addons = new Map<string, ModSecAddon | null>();
-
 /** The addon at `path`, or null when it is not built (or libmodsecurity3 is not installed). */
 export function loadModSecAddon(path = DEFAULT_MODSECURITY_PATHS.addon): ModSecAddon | null {
-  const known = addons.get(path);
-  if (known !== undefined) return known;
-  let addon: ModSecAddon | null;
-  try {
-    addon = createRequire(import.meta.url)(path) as ModSecAddon;
-  } catch {
-    addon = null;
-  }
-  addons.set(path, addon);
-  return addon;
+  return loadNativeAddon<ModSecAddon>(path);
 }
 
 function hasRequestRules(dir: string): boolean {
