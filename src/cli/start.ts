@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startGateway } from '../gateway.ts';
 import { addCommonOptions, configFrom, type CommonOptions } from './common.ts';
+import { formatSource } from '../core/policy/cidr.ts';
 
 export function registerStartCommand(program: Command): void {
   addCommonOptions(program.command('start').description('run the gateway in the foreground')).action(async (opts: CommonOptions) => {
@@ -14,7 +15,7 @@ export function registerStartCommand(program: Command): void {
       process.stdout.write(`\nOne-time admin setup secret (shown only now): ${gateway.setupSecret}\nCreate the first admin with POST /api/v1/setup {token, username, password} on the HTTPS listener.\n\n`);
     }
     for (const [name, addr] of Object.entries(gateway.listeners)) {
-      logger.info({ listener: name, host: addr.host, port: addr.port }, `listening ${name} on ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`);
+      logger.info({ listener: name, host: addr.host, port: addr.port }, `listening ${name} on ${formatSource(addr.host, addr.port)}`);
     }
     logger.info({ dataDir: gateway.dataDir }, 'palisade started');
     let stopping = false;

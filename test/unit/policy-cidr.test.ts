@@ -2,7 +2,7 @@
 import { BlockList, isIPv4 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cidrContains, parseCidr, parseIp } from '../../src/core/policy/cidr.ts';
+import { cidrContains, formatAddress, formatSource, parseCidr, parseIp, parseSourceAddress } from '../../src/core/policy/cidr.ts';
 
 const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
 const v6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
@@ -39,6 +39,21 @@ describe('CIDR matcher agrees with node:net BlockList', () => {
         expect(parseIp(text) !== null).toBe(isIPv4(text));
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('address and source text', () => {
+  it('formats an address one way whatever its spelling, and a source so parseSourceAddress reads it back', () => {
+    expect(formatAddress(parseIp('::ffff:10.0.0.7')!)).toBe('10.0.0.7');
+    expect(formatAddress(parseIp('10.0.0.7')!)).toBe('10.0.0.7');
+    expect(formatAddress(parseIp('2001:0db8:0:0::7')!)).toBe('2001:db8::7');
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 0, max: 65535 }), (address, port) => {
+        const source = formatSource(address, port);
+        expect(source.endsWith(`:${port}`)).toBe(true);
+        expect(formatAddress(parseSourceAddress(source)!)).toBe(formatAddress(parseIp(address)!));
+      }),
     );
   });
 });

@@ -10,17 +10,11 @@
  * Lookups run once per query, so answers are memoised per address text and the memo is dropped
  * whenever a mapping changes (rare next to queries).
  */
-import { cidrContains, formatIpv6, parseCidr, parseIp, parseSourceAddress, type Address, type Cidr } from '../policy/cidr.ts';
+import { cidrContains, formatAddress, parseCidr, parseIp, parseSourceAddress, type Cidr } from '../policy/cidr.ts';
 import type { DnsClientDirectory, DnsClientIdentity } from './types.ts';
 
 const UNKNOWN: DnsClientIdentity = Object.freeze({ deviceId: null, segment: null });
 const MEMO_LIMIT = 50_000;
-
-/** One text per address whatever its spelling (`::ffff:10.0.0.1` and `10.0.0.1` are one). */
-function keyOf(address: Address): string {
-  const mapped = address.subarray(0, 10).every((b) => b === 0) && address[10] === 0xff && address[11] === 0xff;
-  return mapped ? `${address[12]}.${address[13]}.${address[14]}.${address[15]}` : formatIpv6(address);
-}
 
 export interface LearnedClientDirectoryOptions {
   /** `dns.clients`: address or CIDR → segment. Malformed entries are the config's job to refuse. */
@@ -53,7 +47,7 @@ export class LearnedClientDirectory implements DnsClientDirectory {
   learn(source: string, deviceId: string, segment: string): void {
     const address = parseSourceAddress(source);
     if (address === null) return;
-    const key = keyOf(address);
+    const key = formatAddress(address);
     const known = this.#learned.get(key);
     if (known !== undefined && known.deviceId === deviceId && known.segment === segment) return;
     this.#learned.delete(key);
@@ -86,7 +80,7 @@ export class LearnedClientDirectory implements DnsClientDirectory {
   #resolve(text: string): DnsClientIdentity {
     const address = parseIp(text);
     if (address === null) return UNKNOWN;
-    const learned = this.#learned.get(keyOf(address));
+    const learned = this.#learned.get(formatAddress(address));
     if (learned !== undefined) return learned;
     for (const s of this.#static) if (cidrContains(s.cidr, address)) return s.identity;
     return UNKNOWN;

@@ -94,6 +94,22 @@ export function formatIpv6(a: Address): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
+/** Whether 16 address bytes hold an IPv4 address (the IPv4-mapped form, RFC 4291 §2.5.5.2). */
+export function isIpv4Mapped(a: Address): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}
+
+/** One text per address whatever its spelling: a dotted quad for IPv4, RFC 5952 for IPv6. */
+export function formatAddress(a: Address): string {
+  return isIpv4Mapped(a) ? `${a[12]}.${a[13]}.${a[14]}.${a[15]}` : formatIpv6(a);
+}
+
+/** A request source as adapters report it, `a.b.c.d:port` or `[v6]:port` (parseSourceAddress reads it back). */
+export function formatSource(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 /** A bare IPv4 or IPv6 address, or null. */
 export function parseIp(text: string): Address | null {
   return text.includes(':') ? parseIpv6(text) : parseIpv4(text);

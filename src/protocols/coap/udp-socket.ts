@@ -8,7 +8,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { formatIpv6, parseIp } from '../../core/policy/cidr.ts';
+import { formatAddress, formatIpv6, isIpv4Mapped, parseIp } from '../../core/policy/cidr.ts';
 import { loadNativeAddon, nativeAddonPath } from '../../native-addon.ts';
 
 export type UdpIo = 'auto' | 'batched' | 'node';
@@ -182,8 +182,7 @@ function nameV6(b: Buffer, at: number, cache: Map<string, string>): string {
 
 /** A peer's IPv6 address as node:dgram reports it: RFC 5952, an IPv4-mapped one as `::ffff:a.b.c.d`. */
 export function formatPeerIpv6(b: Uint8Array): string {
-  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
-  return mapped ? `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}` : formatIpv6(b);
+  return isIpv4Mapped(b) ? `::ffff:${formatAddress(b)}` : formatIpv6(b);
 }
 
 /** [family, pad, 16 address bytes] for the send metadata; null when `address` is no IP address. */

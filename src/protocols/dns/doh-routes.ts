@@ -22,6 +22,7 @@ import type { EventLog } from '../../core/events/event-log.ts';
 import type { RouteGroup } from '../http/app.ts';
 import type { DeviceAuth } from '../http/device-auth.ts';
 import { toHttpError } from '../http/errors.ts';
+import { formatSource } from '../../core/policy/cidr.ts';
 
 export interface DnsQueryHandler {
   handle(query: Buffer, client: { address: string; port: number }, transport: DnsTransport): Buffer | null | Promise<Buffer | null>;
@@ -92,7 +93,7 @@ export async function answerDoh(deps: DohDeps, req: DohRequest): Promise<DohRepl
   if (!Buffer.isBuffer(query)) return query;
   const address = req.socket.remoteAddress ?? '';
   const port = req.socket.remotePort ?? 0;
-  const source = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const source = formatSource(address, port);
   if (req.authorization !== undefined || req.socket.authorized) {
     try {
       // The device API's checks (throttle, bans, revocation) and their events.

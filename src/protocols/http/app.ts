@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReq
 import { ErrorCodes, PalisadeError } from '../../core/errors.ts';
 import { toHttpError } from './errors.ts';
 import { serveOpenApi } from './openapi.ts';
+import { formatSource } from '../../core/policy/cidr.ts';
 
 /** One route group; register it with `{ plugin, prefix }` to mount it under a path. */
 export type RouteGroup = FastifyPluginAsync | { plugin: FastifyPluginAsync; prefix?: string };
@@ -31,9 +32,7 @@ export interface HttpAppOptions {
 
 /** "ip:port" of the peer, the form the event log uses for `source`. */
 export function sourceOf(req: FastifyRequest): string {
-  const s = req.socket;
-  const addr = s.remoteAddress ?? 'unknown';
-  return `${addr.includes(':') ? `[${addr}]` : addr}:${s.remotePort ?? 0}`;
+  return formatSource(req.socket.remoteAddress ?? 'unknown', req.socket.remotePort ?? 0);
 }
 
 /**

@@ -21,6 +21,7 @@ import { encodePublish } from './encode-publish.ts';
 import { checkPacket } from './validate-packet.ts';
 import { decodeFast, encodePuback } from './fast-decode.ts';
 import { RC, V3 } from './reason-codes.ts';
+import { formatSource } from '../../core/policy/cidr.ts';
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
@@ -70,7 +71,7 @@ export class MqttConnection implements HandlerContext, DeliverySink {
     this.services = init.services;
     this.listener = init.listener;
     this.remoteAddress = init.remoteAddress;
-    this.remote = init.remoteAddress.includes(':') ? `[${init.remoteAddress}]:${init.remotePort}` : `${init.remoteAddress}:${init.remotePort}`;
+    this.remote = formatSource(init.remoteAddress, init.remotePort);
     this.peerCertificate = init.peerCertificate;
     this.#hooks = init.hooks;
     this.#framer = new Framer(init.services.limits.maxPacketSize);

@@ -4,16 +4,11 @@
  * form of RFC 4291 §2.5.5.2, so `10.0.0.0/8` also matches a dual-stack socket's
  * `::ffff:10.0.0.7`).
  */
-import { cidrContains, formatIpv6, parseCidr, parseIp, type Address, type Cidr } from '../../core/policy/cidr.ts';
-
-function isV4Mapped(a: Address): boolean {
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
-  return a[10] === 0xff && a[11] === 0xff;
-}
+import { cidrContains, formatAddress, formatIpv6, isIpv4Mapped, parseCidr, parseIp, type Cidr } from '../../core/policy/cidr.ts';
 
 function formatCidr(c: Cidr): string {
-  if (isV4Mapped(c.network) && c.bits >= 96) {
-    const v4 = `${c.network[12]}.${c.network[13]}.${c.network[14]}.${c.network[15]}`;
+  if (isIpv4Mapped(c.network) && c.bits >= 96) {
+    const v4 = formatAddress(c.network);
     return c.bits === 128 ? v4 : `${v4}/${c.bits - 96}`;
   }
   const v6 = formatIpv6(c.network);

@@ -18,7 +18,7 @@
  * `ja`, which takes a 32-bit offset. Rules past the kernel's 4096-instruction limit are left out
  * and reported; the user-space check at accept still refuses them.
  */
-import { cidrContains, parseCidr, parseIp } from '../../core/policy/cidr.ts';
+import { cidrContains, isIpv4Mapped, parseCidr, parseIp } from '../../core/policy/cidr.ts';
 
 /** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } */
 interface Insn {
@@ -76,7 +76,7 @@ function toRules(text: string): Rule[] | null {
   if (c === null) return null;
   const n = c.network;
   const word = (i: number): number => ((n[i]! << 24) | (n[i + 1]! << 16) | (n[i + 2]! << 8) | n[i + 3]!) >>> 0;
-  if (c.bits >= 96 && cidrContains({ network: n, bits: 96 }, V4_MAPPED)) return [{ v4: true, words: [word(12)], bits: c.bits - 96 }];
+  if (c.bits >= 96 && isIpv4Mapped(n)) return [{ v4: true, words: [word(12)], bits: c.bits - 96 }];
   const v6: Rule = { v4: false, words: [word(0), word(4), word(8), word(12)], bits: c.bits };
   return cidrContains(c, V4_MAPPED) ? [v6, { v4: true, words: [0], bits: 0 }] : [v6];
 }
