@@ -37,6 +37,9 @@ describe('LearnedClientDirectory', () => {
     // Another device now speaks from the old address: the address is its.
     d.learn('10.0.0.7:2', 'cam-2', 'cameras');
     expect(d.lookup('10.0.0.7').deviceId).toBe('cam-2');
+    // Behind NAT: the first device speaks again from its own source; the last speaker has the address.
+    d.learn('10.0.0.7:1', 'cam-1', 'quarantine');
+    expect(d.lookup('10.0.0.7').deviceId).toBe('cam-1');
   });
 
   it('ignores sources it cannot read and stays bounded', () => {

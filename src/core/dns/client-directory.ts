@@ -27,6 +27,8 @@ export class LearnedClientDirectory implements DnsClientDirectory {
   readonly #static: { cidr: Cidr; identity: DnsClientIdentity }[];
   readonly #learned = new Map<string, DnsClientIdentity>();
   readonly #memo = new Map<string, DnsClientIdentity>();
+  /** Source text (`a.b.c.d:port`) → the address key and the entry it last learned. */
+  readonly #sources = new Map<string, { key: string; identity: DnsClientIdentity }>();
   readonly #max: number;
 
   constructor(opts: LearnedClientDirectoryOptions = {}) {
@@ -45,15 +47,23 @@ export class LearnedClientDirectory implements DnsClientDirectory {
    * in `segment`. Cheap when nothing changed: called for every passed message.
    */
   learn(source: string, deviceId: string, segment: string): void {
+    // The common case, the same sender again from the same source, costs two lookups and no
+    // parsing: the source's last learning still stands when its address maps to that very entry.
+    const last = this.#sources.get(source);
+    if (last !== undefined && this.#learned.get(last.key) === last.identity && last.identity.deviceId === deviceId && last.identity.segment === segment) return;
     const address = parseSourceAddress(source);
     if (address === null) return;
     const key = formatAddress(address);
-    const known = this.#learned.get(key);
-    if (known !== undefined && known.deviceId === deviceId && known.segment === segment) return;
-    this.#learned.delete(key);
-    if (this.#learned.size >= this.#max) this.#learned.delete(this.#learned.keys().next().value!);
-    this.#learned.set(key, Object.freeze({ deviceId, segment }));
-    this.#memo.clear();
+    let identity = this.#learned.get(key);
+    if (identity === undefined || identity.deviceId !== deviceId || identity.segment !== segment) {
+      this.#learned.delete(key);
+      if (this.#learned.size >= this.#max) this.#learned.delete(this.#learned.keys().next().value!);
+      identity = Object.freeze({ deviceId, segment });
+      this.#learned.set(key, identity);
+      this.#memo.clear();
+    }
+    if (this.#sources.size >= this.#max) this.#sources.clear();
+    this.#sources.set(source, { key, identity });
   }
 
   /** A device moved segment (quarantine, `palisade device move`): its addresses follow at once. */
