@@ -52,8 +52,9 @@ export interface DnsFirewall {
   onPassed(m: InboundMessage): void;
   /** Event-log observer: MQTT connects and segment moves. */
   onEvent(e: SecurityEventInput): void;
-  /** Opens UDP and TCP on listeners.dns (same port number). */
+  /** Opens UDP and TCP on listeners.dns (same port number); the caller closes them through the result. */
   listen(): Promise<BoundListener>;
+  /** Stops list refreshes, DoH over HTTP/2, the upstreams and the query log (after the listeners closed). */
   stop(): Promise<void>;
 }
 
@@ -92,7 +93,6 @@ export async function createDnsFirewall(deps: DnsFirewallDeps): Promise<DnsFirew
   const dohDeps = { engine, directory, auth: deps.auth, events };
   const routes = doh ? [dohRoutes(dohDeps)] : [];
   const h2: DohH2 | null = doh ? createDohH2(dohDeps) : null;
-  let closeListeners: (() => Promise<void>) | null = null;
 
   return {
     engine,
@@ -110,14 +110,12 @@ export async function createDnsFirewall(deps: DnsFirewallDeps): Promise<DnsFirew
     async listen() {
       const l = config.listeners.dns;
       const listeners = await startDnsListeners({ host: l.host, port: l.port, io: l.io, engine, logger });
-      closeListeners = () => listeners.close();
       if (listeners.udpIo === 'node' && l.io === 'auto') logger.info('DNS over UDP uses node:dgram: the batched I/O addon is not built here');
       return { name: 'dns', host: l.host, port: listeners.port, close: () => listeners.close() };
     },
     async stop() {
       sources.close();
       h2?.close();
-      if (closeListeners) await closeListeners();
       await upstream.close();
       await queryLog?.close();
     },
