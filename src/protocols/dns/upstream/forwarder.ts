@@ -18,7 +18,8 @@ import type { DnsUpstream } from '../upstream-types.ts';
 import { StreamUpstream } from './stream.ts';
 import { AttemptFailure, resolveTarget, type UpstreamTarget } from './target.ts';
 import { UdpUpstream } from './udp.ts';
-import { questionKey, rcodeOf, RCODE_REFUSED, RCODE_SERVFAIL } from './wire.ts';
+import { questionKey, rcodeOf } from './wire.ts';
+import { RCODE_REFUSED, RCODE_SERVFAIL } from '../wire.ts';
 
 /** The subset of a pino logger used here. */
 export interface UpstreamLogger {

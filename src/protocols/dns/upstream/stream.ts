@@ -13,7 +13,8 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { AttemptFailure, type UpstreamTarget } from './target.ts';
-import { decodes, HEADER_BYTES, isResponse, questionKey, randomId } from './wire.ts';
+import { decodes, isResponse, questionKey, randomId } from './wire.ts';
+import { HEADER_LENGTH } from '../wire.ts';
 
 interface Pending {
   readonly query: Buffer;
@@ -183,7 +184,7 @@ export class StreamUpstream {
   }
 
   #onMessage(c: Connection, msg: Buffer): void {
-    if (msg.length < HEADER_BYTES || !isResponse(msg)) return this.#o.onMismatch('id');
+    if (msg.length < HEADER_LENGTH || !isResponse(msg)) return this.#o.onMismatch('id');
     const id = msg.readUInt16BE(0);
     const p = c.pending.get(id);
     // A late answer to a query that timed out is dropped quietly; an unknown id is a confused

@@ -20,7 +20,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { AttemptFailure, addressKey, type UpstreamTarget } from './target.ts';
-import { decodes, HEADER_BYTES, isResponse, isTruncated, questionKey, randomId, withId } from './wire.ts';
+import { decodes, isResponse, isTruncated, questionKey, randomId, withId } from './wire.ts';
+import { HEADER_LENGTH } from '../wire.ts';
 
 export type UdpResult = { readonly kind: 'answer'; readonly message: Buffer } | { readonly kind: 'truncated' };
 
@@ -153,7 +154,7 @@ export class UdpUpstream {
     // The kernel already filters on the connected peer; checked again so a change of transport
     // (an unconnected socket) cannot silently drop the rule.
     if (port !== t.port || (address !== t.address && addressKey(address) !== t.addressKey)) return this.#o.onMismatch('source');
-    if (msg.length < HEADER_BYTES || !isResponse(msg)) return this.#o.onMismatch('id');
+    if (msg.length < HEADER_LENGTH || !isResponse(msg)) return this.#o.onMismatch('id');
     const id = msg.readUInt16BE(0);
     const w = p.pending.get(id);
     // A late answer to a query that timed out is dropped quietly; an unknown id is a spoof sign.

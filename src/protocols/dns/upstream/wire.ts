@@ -6,16 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decode } from 'dns-packet';
+import { HEADER_LENGTH } from '../wire.ts';
 
-/** RFC 1035 §4.1.1: the header is 12 bytes. */
-export const HEADER_BYTES = 12;
 /** RFC 1035 §2.3.4: a name is at most 255 bytes on the wire. */
 const MAX_NAME_BYTES = 255;
 /** More compression hops than labels a legal name can hold means a loop or an attack. */
 const MAX_POINTER_HOPS = 127;
-
-export const RCODE_SERVFAIL = 2;
-export const RCODE_REFUSED = 5;
 
 export const isResponse = (msg: Buffer): boolean => ((msg[2] ?? 0) & 0x80) !== 0;
 export const isTruncated = (msg: Buffer): boolean => ((msg[2] ?? 0) & 0x02) !== 0;
@@ -27,8 +23,8 @@ export const rcodeOf = (msg: Buffer): number => (msg[3] ?? 0) & 0x0f;
  * compared case-insensitively (RFC 4343); ASCII letters only are folded.
  */
 export function questionKey(msg: Buffer): string | null {
-  if (msg.length < HEADER_BYTES || msg.readUInt16BE(4) !== 1) return null;
-  let at = HEADER_BYTES;
+  if (msg.length < HEADER_LENGTH || msg.readUInt16BE(4) !== 1) return null;
+  let at = HEADER_LENGTH;
   let end = -1;
   let hops = 0;
   let floor = at;
