@@ -8,6 +8,7 @@
  * before the global one, so a flood from one address is refused by its own bucket without
  * spending the global budget that other devices share.
  */
+import { KeyedTokenBuckets } from './rate/keyed-buckets.ts';
 import { TokenBucket } from './rate/token-bucket.ts';
 import type { BanList, BanRecord } from './bans/types.ts';
 
@@ -30,13 +31,13 @@ export type AdmissionRefusal = 'max-connections' | 'max-per-address' | 'address-
 
 export type AdmissionVerdict = { admitted: true } | { admitted: false; reason: Exclude<AdmissionRefusal, 'banned'> } | { admitted: false; reason: 'banned'; ban: BanRecord };
 
-/** Address buckets kept before full ones are swept out. */
+/** Address buckets kept before full ones are swept out; past ten times that the oldest go. */
 const SWEEP_AT = 10_000;
 
 export class Admission {
   readonly #limits: AdmissionLimits;
   readonly #perAddress = new Map<string, number>();
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #perAddressRate: KeyedTokenBuckets | null;
   readonly #global: TokenBucket | null;
   readonly #now: () => number;
   #bans: BanList | null;
@@ -48,6 +49,7 @@ export class Admission {
     this.#bans = opts.bans ?? null;
     const r = limits.connectionRate;
     this.#global = r && r.globalPerSecond > 0 ? new TokenBucket(r.globalPerSecond, r.globalBurst, this.#now()) : null;
+    this.#perAddressRate = r && r.perAddressPerSecond > 0 ? new KeyedTokenBuckets(r.perAddressPerSecond, r.perAddressBurst, { sweepAt: SWEEP_AT, maxKeys: SWEEP_AT * 10 }) : null;
   }
 
   get total(): number {
@@ -63,8 +65,7 @@ export class Admission {
     const ban = this.#bans?.match({ address });
     if (ban) return { admitted: false, reason: 'banned', ban };
     const now = this.#now();
-    const r = this.#limits.connectionRate;
-    if (r && r.perAddressPerSecond > 0 && !this.#addressBucket(address, r, now).tryTake(1, now)) return { admitted: false, reason: 'address-rate' };
+    if (this.#perAddressRate && !this.#perAddressRate.tryTake(address, 1, now)) return { admitted: false, reason: 'address-rate' };
     if (this.#global && !this.#global.tryTake(1, now)) return { admitted: false, reason: 'global-rate' };
     if (this.#total >= this.#limits.maxConnections) return { admitted: false, reason: 'max-connections' };
     const n = this.#perAddress.get(address) ?? 0;
@@ -82,17 +83,4 @@ export class Admission {
     this.#total--;
   }
 
-  #addressBucket(address: string, r: ConnectionRateLimits, now: number): TokenBucket {
-    let b = this.#buckets.get(address);
-    if (b === undefined) {
-      if (this.#buckets.size >= SWEEP_AT) {
-        for (const [k, v] of this.#buckets) if (v.idle(now)) this.#buckets.delete(k);
-        // Still crowded (a spread-out flood): forget the oldest rather than grow without bound.
-        while (this.#buckets.size >= SWEEP_AT * 10) this.#buckets.delete(this.#buckets.keys().next().value!);
-      }
-      b = new TokenBucket(r.perAddressPerSecond, r.perAddressBurst, now);
-      this.#buckets.set(address, b);
-    }
-    return b;
-  }
 }

@@ -10,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Code, Option } from '../../src/protocols/coap/constants.ts';
 import { uintOf } from '../../src/protocols/coap/codec.ts';
+import { KeyedTokenBuckets } from '../../src/shield/rate/keyed-buckets.ts';
 import { MessageRateLimiter } from '../../src/shield/rate/message-rate-limiter.ts';
 import { TokenBucket } from '../../src/shield/rate/token-bucket.ts';
 import { TestCoapClient } from './helpers/coap-client.ts';
@@ -181,5 +182,20 @@ describe('over the limit, per protocol', () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe('KeyedTokenBuckets (per-address connection and DNS response rates)', () => {
+  it('sweeps idle buckets at sweepAt, and past maxKeys the oldest busy ones make room; a kept key keeps its debt', () => {
+    const t = new KeyedTokenBuckets(1, 1, { sweepAt: 3, maxKeys: 4 });
+    for (const k of ['a', 'b', 'c']) expect(t.tryTake(k, 1, 0)).toBe(true);
+    // At 1 token/s all three refill by t=1000: swept when 'd' arrives.
+    expect(t.tryTake('d', 1, 1000)).toBe(true);
+    expect(t.size).toBe(1);
+    for (const k of ['e', 'f', 'g', 'h', 'i']) expect(t.tryTake(k, 1, 1000)).toBe(true);
+    // All busy: bounded at maxKeys by forgetting the oldest ('d', 'e').
+    expect(t.size).toBe(4);
+    expect(t.tryTake('i', 1, 1000)).toBe(false);
+    expect(t.tryTake('d', 1, 1000)).toBe(true);
   });
 });

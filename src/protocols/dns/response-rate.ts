@@ -4,21 +4,16 @@
  * can be forged, so this is what keeps the resolver from being an amplifier aimed at a victim
  * (the idea of BIND's response-rate-limiting, without its slip/truncate refinements).
  *
- * Bounded: at `maxClients` buckets the full (idle) ones are forgotten — an idle bucket is the
- * same as a new one — and if every bucket is busy the table starts over.
+ * Bounded (shield/rate/keyed-buckets.ts): at `maxClients` buckets the idle ones are forgotten — an
+ * idle bucket is the same as a new one — and if every bucket is busy the oldest clients make room.
  */
-import { TokenBucket } from '../../shield/rate/token-bucket.ts';
+import { KeyedTokenBuckets } from '../../shield/rate/keyed-buckets.ts';
 
 export class ResponseRateLimiter {
-  readonly #rate: number;
-  readonly #burst: number;
-  readonly #max: number;
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets: KeyedTokenBuckets;
 
   constructor(rate: number, burst: number, maxClients = 100_000) {
-    this.#rate = rate;
-    this.#burst = burst;
-    this.#max = maxClients;
+    this.#buckets = new KeyedTokenBuckets(rate, burst, { sweepAt: maxClients, maxKeys: maxClients });
   }
 
   get size(): number {
@@ -27,17 +22,6 @@ export class ResponseRateLimiter {
 
   /** Takes one response's token for `address`; false = over the limit, drop. */
   allow(address: string, now: number): boolean {
-    let b = this.#buckets.get(address);
-    if (b === undefined) {
-      if (this.#buckets.size >= this.#max) this.#sweep(now);
-      b = new TokenBucket(this.#rate, this.#burst, now);
-      this.#buckets.set(address, b);
-    }
-    return b.tryTake(1, now);
-  }
-
-  #sweep(now: number): void {
-    for (const [address, b] of this.#buckets) if (b.idle(now)) this.#buckets.delete(address);
-    if (this.#buckets.size >= this.#max) this.#buckets.clear();
+    return this.#buckets.tryTake(address, 1, now);
   }
 }
