@@ -163,8 +163,10 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   const changes = new ChangeWatcher(store.changes, liveChangeHandlers({ store, config, policy, broker, mqtt, events, deviceMessaging }));
   await changes.start();
   const tls = { certPem: pki.serverCertPem, keyPem: pki.serverKeyPem, caPem: pki.caChainPem };
+  // A device id banned as a username or client id is refused over HTTPS too (device API, exchanges, DoH).
+  const isBanned = (deviceId: string): boolean => admitting.bans.match({ username: deviceId, clientId: deviceId }) !== null;
   if (config.listeners.dns.enabled) {
-    const dohAuth = new DeviceAuth({ authenticator, policy, throttle, events, messaging: deviceMessaging, isBanned: (id) => admitting.bans.match({ username: id, clientId: id }) !== null });
+    const dohAuth = new DeviceAuth({ authenticator, policy, throttle, events, messaging: deviceMessaging, isBanned });
     dnsFirewall = await createDnsFirewall({ config, store, events, logger, detector: config.shield.anomaly.enabled ? anomaly.detector : null, auth: dohAuth });
     const firewall = dnsFirewall;
     events.onRecord((e) => firewall.onEvent(e));
@@ -180,8 +182,6 @@ export async function startGateway(config: PalisadeConfig, logger: Logger): Prom
   // Enrollment: EST (RFC 7030) and POST /api/v1/enroll|reenroll (issue 3, point 1).
   httpRoutes.push(estRoutes({ ca: pki.ca, store, events, secrets, settings: config.pki, throttle }));
   // The HTTPS device API: publish, retained, SSE subscribe (issue 4, point 1).
-  // A device id banned as a username or client id is refused over HTTPS too.
-  const isBanned = (deviceId: string): boolean => admitting.bans.match({ username: deviceId, clientId: deviceId }) !== null;
   httpRoutes.push(deviceHttpApi({ messaging: deviceMessaging, authenticator, policy, throttle, events, isBanned, bodyLimit: config.mqtt.maxPacketSize, drainTimeoutMs: config.mqtt.drainTimeoutMs }));
   httpRoutes.push(...exchangeRoutes(exchanges, { authenticator, policy, throttle, events, messaging: deviceMessaging, operators: admin.service, config, isBanned }));
 
